@@ -1,0 +1,119 @@
+//! Marker traits the derive asserts at compile time, so that a misplaced attribute fails to
+//! compile with an error at the attribute rather than at run time.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use crate::sortable::SortableId;
+
+/// Types that `#[lake(auto = "create_time" | "update_time")]` can stamp.
+#[diagnostic::on_unimplemented(
+    message = "`auto` needs a timestamp field, but this field is `{Self}`",
+    label = "not a timestamp",
+    note = "use chrono::DateTime<Utc>, chrono::NaiveDateTime, or an Option of either"
+)]
+pub trait AutoTimestamp {
+    /// Whether the field still holds its unset value (the epoch, or `None`).
+    fn is_unset(&self) -> bool;
+    /// Sets the field to `now`.
+    fn set(&mut self, now: DateTime<Utc>);
+}
+
+impl AutoTimestamp for DateTime<Utc> {
+    fn is_unset(&self) -> bool {
+        *self == DateTime::<Utc>::UNIX_EPOCH
+    }
+    fn set(&mut self, now: DateTime<Utc>) {
+        *self = now;
+    }
+}
+
+impl AutoTimestamp for NaiveDateTime {
+    fn is_unset(&self) -> bool {
+        *self == DateTime::<Utc>::UNIX_EPOCH.naive_utc()
+    }
+    fn set(&mut self, now: DateTime<Utc>) {
+        *self = now.naive_utc();
+    }
+}
+
+impl<T: AutoTimestamp + Default> AutoTimestamp for Option<T> {
+    fn is_unset(&self) -> bool {
+        self.as_ref().is_none_or(AutoTimestamp::is_unset)
+    }
+    fn set(&mut self, now: DateTime<Utc>) {
+        self.get_or_insert_with(T::default).set(now);
+    }
+}
+
+/// Stamps a `create_time` field (only when unset).
+pub fn stamp_create<T: AutoTimestamp>(field: &mut T, now: DateTime<Utc>) {
+    if field.is_unset() {
+        field.set(now);
+    }
+}
+
+/// Stamps an `update_time` field (always).
+pub fn stamp_update<T: AutoTimestamp>(field: &mut T, now: DateTime<Utc>) {
+    field.set(now);
+}
+
+macro_rules! marker {
+    ($(#[$meta:meta])* $name:ident: $($ty:ty),* $(,)?) => {
+        $(#[$meta])*
+        pub trait $name {}
+        $(impl $name for $ty {})*
+        impl<T: $name> $name for Option<T> {}
+    };
+}
+
+marker! {
+    /// Types a table can be partitioned by identity (one partition per value).
+    #[diagnostic::on_unimplemented(
+        message = "`partition = \"identity\"` is not supported on `{Self}`",
+        label = "cannot partition by this type",
+        note = "identity partitions take bool, integers, String, dates, timestamps, decimals, Uuid or SortableId"
+    )]
+    IdentityPartition: bool, i8, i16, i32, i64, u8, u16, u32, u64, String, NaiveDate, DateTime<Utc>,
+        NaiveDateTime, rust_decimal::Decimal, uuid::Uuid, SortableId,
+}
+
+marker! {
+    /// Types a table can be bucketed by (`bucket(N)`).
+    #[diagnostic::on_unimplemented(
+        message = "`partition = \"bucket(N)\"` is not supported on `{Self}`",
+        label = "cannot bucket by this type",
+        note = "buckets take integers, String, Vec<u8>, dates, timestamps, decimals, Uuid or SortableId"
+    )]
+    BucketPartition: i8, i16, i32, i64, u8, u16, u32, u64, String, Vec<u8>, NaiveDate, DateTime<Utc>,
+        NaiveDateTime, rust_decimal::Decimal, uuid::Uuid, SortableId,
+}
+
+marker! {
+    /// Types a table can be partitioned by truncation (`truncate(W)`).
+    #[diagnostic::on_unimplemented(
+        message = "`partition = \"truncate(W)\"` is not supported on `{Self}`",
+        label = "cannot truncate this type",
+        note = "truncate takes integers, String, Vec<u8> or decimals"
+    )]
+    TruncatePartition: i8, i16, i32, i64, u8, u16, u32, u64, String, Vec<u8>, rust_decimal::Decimal,
+}
+
+marker! {
+    /// Types a table can be partitioned by year, month or day.
+    #[diagnostic::on_unimplemented(
+        message = "a year/month/day partition is not supported on `{Self}`",
+        label = "not a date or timestamp",
+        note = "year, month and day partitions take NaiveDate, DateTime<Utc> or NaiveDateTime"
+    )]
+    DatePartition: NaiveDate, DateTime<Utc>, NaiveDateTime,
+}
+
+marker! {
+    /// Types a table can be partitioned by hour.
+    #[diagnostic::on_unimplemented(
+        message = "an hour partition is not supported on `{Self}`",
+        label = "not a timestamp",
+        note = "hour partitions take DateTime<Utc> or NaiveDateTime"
+    )]
+    HourPartition: DateTime<Utc>, NaiveDateTime,
+}

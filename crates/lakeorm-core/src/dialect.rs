@@ -1,0 +1,43 @@
+//! The `Dialect` seam: Delta or Iceberg semantics.
+//!
+//! Dialects are pure: they decide how a model maps onto a table (types, partition transforms,
+//! keys, properties) and render plans as SQL for engines that speak it. They perform no I/O.
+
+use std::fmt;
+
+use crate::error::Result;
+use crate::plan::{ExecutionPlan, TableFormat, TableRef};
+use crate::schema::{LakeSchema, Partition};
+
+/// The table-format semantics of a Client.
+pub trait Dialect: Send + Sync + fmt::Debug + 'static {
+    /// `"delta"` or `"iceberg"`.
+    fn name(&self) -> &str;
+
+    /// The format tables are created in.
+    fn format(&self) -> TableFormat;
+
+    /// Whether the format can express `partition` natively.
+    fn supports_partition(&self, partition: Partition) -> bool;
+
+    /// Checks that a model can be stored in this format (partition transforms, key types),
+    /// naming the column and the alternative when it cannot.
+    fn check_schema(&self, schema: &LakeSchema) -> Result<()>;
+
+    /// The qualified reference of a model's table (default catalog and database applied).
+    fn table_ref(&self, table: &str) -> TableRef;
+
+    /// Quotes an identifier for this dialect's SQL.
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("`{}`", ident.replace('`', "``"))
+    }
+
+    /// The SQL statements that carry out `plan` on a SQL engine, in order.
+    ///
+    /// Plans whose rows are in memory (`WriteSource::Batches`) are rendered against a source
+    /// relation named by the engine ([`SOURCE_VIEW`]).
+    fn render(&self, plan: &ExecutionPlan) -> Result<Vec<String>>;
+}
+
+/// The name under which SQL engines expose in-memory source rows to rendered statements.
+pub const SOURCE_VIEW: &str = "__lakeorm_source";

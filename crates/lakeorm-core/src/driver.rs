@@ -1,0 +1,103 @@
+//! The `Driver` seam: how lakeorm connects to an engine and executes plans.
+
+use std::any::Any;
+use std::fmt;
+use std::pin::Pin;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use futures::Stream;
+
+use crate::backend::Backend;
+use crate::dialect::Dialect;
+use crate::error::Result;
+use crate::plan::{ExecMetrics, ExecutionPlan, Statement, TableFormat};
+
+/// A stream of Arrow batches; engines yield results one batch at a time so that reads run in
+/// constant memory.
+pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
+
+/// The result of a query: its schema, known before the first batch, and the batches.
+pub struct QueryResult {
+    /// The result's schema.
+    pub schema: SchemaRef,
+    /// The batches.
+    pub batches: BatchStream,
+}
+
+impl fmt::Debug for QueryResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryResult")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an engine can do; the Client consults it before planning, so that a missing capability
+/// is a typed [`Unsupported`](crate::Error::Unsupported) error up front rather than a failure
+/// halfway through a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverCapabilities {
+    /// Table formats the engine reads and writes.
+    pub formats: Vec<TableFormat>,
+    /// MERGE (upserts).
+    pub merge: bool,
+    /// UPDATE by key.
+    pub update: bool,
+    /// DELETE.
+    pub delete: bool,
+    /// Appending Parquet staged on the Backend (the fast path).
+    pub staged_writes: bool,
+    /// Compaction and vacuum.
+    pub maintenance: bool,
+    /// Reading old table versions.
+    pub time_travel: bool,
+}
+
+/// What a plan executes against: the Client's dialect and backend.
+#[derive(Clone, Copy)]
+pub struct ExecContext<'a> {
+    /// The dialect that built the plan (SQL engines ask it to render the plan).
+    pub dialect: &'a dyn Dialect,
+    /// Where the bytes live.
+    pub backend: &'a dyn Backend,
+}
+
+impl fmt::Debug for ExecContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecContext")
+            .field("dialect", &self.dialect.name())
+            .field("backend", &self.backend.name())
+            .finish()
+    }
+}
+
+/// An execution engine: the embedded one (DataFusion + delta-rs + iceberg-rust) or Spark
+/// Connect.
+///
+/// Object safe; a Client holds it as `Arc<dyn Driver>`. Implementations must be cheap to share
+/// across tasks.
+#[async_trait]
+pub trait Driver: Send + Sync + fmt::Debug + 'static {
+    /// A short name for logs, metrics and errors (`"embedded"`, `"spark-connect"`).
+    fn name(&self) -> &str;
+
+    /// What this engine can do.
+    fn capabilities(&self) -> DriverCapabilities;
+
+    /// Executes a write, DDL or statement plan.
+    async fn execute(&self, plan: ExecutionPlan, ctx: ExecContext<'_>) -> Result<ExecMetrics>;
+
+    /// Runs a query and streams its result.
+    async fn query(&self, statement: Statement, ctx: ExecContext<'_>) -> Result<QueryResult>;
+
+    /// Checks that the engine answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Releases sessions and connections. Calls after `close` fail.
+    async fn close(&self) -> Result<()>;
+
+    /// The concrete driver, for reaching engine-native handles.
+    fn as_any(&self) -> &dyn Any;
+}

@@ -1,0 +1,305 @@
+//! The one error type of lakeorm.
+//!
+//! Every fallible call returns [`Result<T>`]. Errors carry enough context to act on without a
+//! debugger: the table, the column, the row or the URI involved, and a hint where one exists.
+//! [`Error::is_retryable`] tells callers (and lakeorm's own commit loops) which failures are worth
+//! another attempt.
+
+use std::fmt;
+
+use crate::decode::DecodeError;
+use crate::encode::EncodeError;
+use crate::json::JsonError;
+use crate::validate::ValidationError;
+
+/// `Result` with lakeorm's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a lower layer (an engine, an object store, the network).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in lakeorm.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// One or more records failed validation; nothing was written.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+
+    /// Records could not be turned into Arrow columns.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+
+    /// Arrow data could not be decoded into the requested struct.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+
+    /// A JSON document was rejected by [`from_json`](crate::from_json).
+    #[error(transparent)]
+    Json(#[from] JsonError),
+
+    /// A query that must return a row returned none.
+    #[error("lakeorm: no rows")]
+    NoRows,
+
+    /// A model (a `#[derive(Lake)]` type) cannot be used as asked, e.g. an upsert on a model
+    /// without keys.
+    #[error("lakeorm: invalid model `{model}`: {reason}")]
+    InvalidModel {
+        /// The Rust type name of the model.
+        model: String,
+        /// What is wrong and what to do about it.
+        reason: String,
+    },
+
+    /// The engine, dialect or backend cannot do what was asked.
+    #[error("lakeorm: {operation} is not supported by {by}: {reason}")]
+    Unsupported {
+        /// The operation that was attempted (e.g. `"MERGE"`, `"vacuum"`).
+        operation: String,
+        /// Who lacks the capability (e.g. `"the delta dialect"`, `"Sail"`).
+        by: String,
+        /// Why, and what to use instead where there is an alternative.
+        reason: String,
+    },
+
+    /// The remote cluster is still starting; retry later.
+    #[error(transparent)]
+    ClusterNotReady(#[from] ClusterNotReady),
+
+    /// The client could not write to, or clean up, staging storage.
+    #[error(transparent)]
+    ClientStaging(#[from] ClientStaging),
+
+    /// The engine could not read what the client wrote.
+    #[error(transparent)]
+    DriverRead(#[from] DriverRead),
+
+    /// The client and the engine see different storage for the same address.
+    #[error(transparent)]
+    UriMismatch(#[from] UriMismatch),
+
+    /// A two-phase write was committed or aborted twice.
+    #[error("lakeorm: finalizer already {0}")]
+    AlreadyFinalized(&'static str),
+
+    /// An optimistic commit lost against a concurrent writer more times than allowed.
+    #[error("lakeorm: commit to `{table}` conflicted with concurrent writers {attempts} times: {message}")]
+    CommitConflict {
+        /// The table written to.
+        table: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The engine's last conflict message.
+        message: String,
+    },
+
+    /// A configuration value (an option, a URI, an environment variable) is invalid.
+    #[error("lakeorm: invalid configuration: {0}")]
+    Config(String),
+
+    /// A SQL text or its parameters are malformed.
+    #[error("lakeorm: SQL error: {message}")]
+    Sql {
+        /// What is wrong, with the offending fragment.
+        message: String,
+    },
+
+    /// Storage (object store, local files) failed.
+    #[error("lakeorm: storage error at `{location}`: {source}")]
+    Storage {
+        /// The URI or path involved.
+        location: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The execution engine failed.
+    #[error("lakeorm: {engine} failed during {operation}: {source}")]
+    Engine {
+        /// The engine's name (e.g. `"datafusion"`, `"spark-connect"`).
+        engine: String,
+        /// What was being done (e.g. `"merge into users"`).
+        operation: String,
+        /// Whether retrying the same call can succeed.
+        retryable: bool,
+        /// The engine's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// An Arrow compute or layout error.
+    #[error("lakeorm: arrow error: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+impl Error {
+    /// Whether the same call may succeed if retried (after a backoff).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::ClusterNotReady(_) | Error::CommitConflict { .. } => true,
+            Error::Engine { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// Shorthand for [`Error::Unsupported`].
+    pub fn unsupported(
+        operation: impl Into<String>,
+        by: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Unsupported {
+            operation: operation.into(),
+            by: by.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Engine`].
+    pub fn engine(
+        engine: impl Into<String>,
+        operation: impl Into<String>,
+        retryable: bool,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Engine {
+            engine: engine.into(),
+            operation: operation.into(),
+            retryable,
+            source: source.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Storage`].
+    pub fn storage(location: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        Error::Storage {
+            location: location.to_string(),
+            source: source.into(),
+        }
+    }
+}
+
+/// A remote cluster (Databricks, a Spark Connect server) is still starting.
+///
+/// Always retryable: wait and call again.
+#[derive(Debug, thiserror::Error)]
+#[error("lakeorm: cluster not ready (state={state}): {message}")]
+pub struct ClusterNotReady {
+    /// The cluster state the server reported (e.g. `PENDING`).
+    pub state: String,
+    /// The server's request id, for support tickets.
+    pub request_id: Option<String>,
+    /// The server's message.
+    pub message: String,
+    /// The transport error this was classified from.
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+impl ClusterNotReady {
+    /// A cluster that is not ready is always worth retrying.
+    pub fn is_retryable(&self) -> bool {
+        true
+    }
+}
+
+/// Which client-side staging step failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StagingOp {
+    /// Writing a staged Parquet part of an insert.
+    StageWrite,
+    /// Writing the probe file of `verify`.
+    ProbeWrite,
+    /// Listing or deleting staging prefixes.
+    Cleanup,
+}
+
+impl fmt::Display for StagingOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StagingOp::StageWrite => "stage-write",
+            StagingOp::ProbeWrite => "probe-write",
+            StagingOp::Cleanup => "cleanup",
+        })
+    }
+}
+
+/// The client could not write to (or clean) the backend's staging area.
+#[derive(Debug, thiserror::Error)]
+#[error("lakeorm: client-side {op} failed on {uri} (backend={backend}): {source}")]
+pub struct ClientStaging {
+    /// The object or prefix involved.
+    pub uri: String,
+    /// The backend's name.
+    pub backend: String,
+    /// The failing step.
+    pub op: StagingOp,
+    /// The storage error.
+    #[source]
+    pub source: BoxError,
+}
+
+/// The engine could not read data that the client staged.
+#[derive(Debug, thiserror::Error)]
+#[error("lakeorm: driver {driver} failed to read {staging_uri}: {source}")]
+pub struct DriverRead {
+    /// What the engine was asked to read.
+    pub staging_uri: String,
+    /// The driver's name.
+    pub driver: String,
+    /// The engine's error.
+    #[source]
+    pub source: BoxError,
+}
+
+/// The client and the engine resolve one address to different storage.
+#[derive(Debug, thiserror::Error)]
+#[error("lakeorm: URI mismatch between client ({client_uri}) and driver ({driver_uri}): {detail}")]
+pub struct UriMismatch {
+    /// The address as the client wrote it.
+    pub client_uri: String,
+    /// The address as the engine read it.
+    pub driver_uri: String,
+    /// What differed.
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_flags() {
+        let not_ready = Error::from(ClusterNotReady {
+            state: "PENDING".into(),
+            request_id: None,
+            message: "starting".into(),
+            source: None,
+        });
+        assert!(not_ready.is_retryable());
+        assert_eq!(
+            not_ready.to_string(),
+            "lakeorm: cluster not ready (state=PENDING): starting"
+        );
+        assert!(!Error::NoRows.is_retryable());
+        let io = std::io::Error::other("boom");
+        assert!(Error::engine("x", "y", true, io).is_retryable());
+    }
+
+    #[test]
+    fn staging_error_names_uri_and_op() {
+        let e = ClientStaging {
+            uri: "s3://b/_staging/x".into(),
+            backend: "s3".into(),
+            op: StagingOp::StageWrite,
+            source: "denied".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "lakeorm: client-side stage-write failed on s3://b/_staging/x (backend=s3): denied"
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Strict JSON ingest: `from_json::<T>(bytes)`.
+//!
+//! Keys are the model's column names (so `#[lake(column = "…")]` is honoured), unknown keys,
+//! values of the wrong kind and trailing data are rejected with the field named, and the record
+//! is validated before it is returned. Nothing is coerced: `"42"` is not a number.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::Result;
+use crate::lake::Lake;
+
+/// A JSON document that does not fit the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    model: Option<&'static str>,
+    path: Vec<String>,
+    message: String,
+}
+
+impl JsonError {
+    /// An error about the value at the current position.
+    pub fn new(message: impl Into<String>) -> Self {
+        JsonError {
+            model: None,
+            path: Vec::new(),
+            message: message.into(),
+        }
+    }
+
+    /// Prefixes the field path (called by the enclosing object or array).
+    pub fn in_field(mut self, field: &str) -> Self {
+        self.path.insert(0, field.to_owned());
+        self
+    }
+
+    /// Names the model the document was decoded into.
+    pub fn for_model(mut self, model: &'static str) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// The dotted path of the offending field (`address.city`, `tags.[2]`); empty for the
+    /// document itself.
+    pub fn path(&self) -> String {
+        self.path.join(".")
+    }
+
+    /// What was wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("lakeorm: invalid JSON")?;
+        if let Some(model) = self.model {
+            write!(f, " for `{model}`")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, " at field `{}`", self.path())?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// Parses one JSON document and nothing after it.
+fn parse_document(bytes: &[u8], model: &'static str) -> Result<Value> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = Value::deserialize(&mut deserializer)
+        .map_err(|e| JsonError::new(e.to_string()).for_model(model))?;
+    deserializer.end().map_err(|e| {
+        JsonError::new(format!("trailing data after the document: {e}")).for_model(model)
+    })?;
+    Ok(value)
+}
+
+/// Decodes one JSON object into `T` strictly, then validates it.
+///
+/// Keys are column names. An unknown key, a value of the wrong kind, a missing non-`Option`
+/// field or anything after the document is an error naming the field; a record that decodes
+/// but breaks a rule is a [`ValidationError`](crate::ValidationError).
+pub fn from_json<T: Lake>(bytes: &[u8]) -> Result<T> {
+    let model = T::schema().type_name();
+    let value = parse_document(bytes, model)?;
+    let record = T::from_json(&value).map_err(|e| e.for_model(model))?;
+    record.validate()?;
+    Ok(record)
+}
+
+/// Decodes a JSON array of objects into `Vec<T>` strictly, then validates every record
+/// (reporting the failures of all of them).
+pub fn from_json_array<T: Lake>(bytes: &[u8]) -> Result<Vec<T>> {
+    let model = T::schema().type_name();
+    let value = parse_document(bytes, model)?;
+    let items = value
+        .as_array()
+        .ok_or_else(|| crate::column::json_expected("an array", &value).for_model(model))?;
+    let records = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            T::from_json(item).map_err(|e| e.in_field(&format!("[{i}]")).for_model(model))
+        })
+        .collect::<std::result::Result<Vec<T>, JsonError>>()?;
+    crate::validate::validate(&records)?;
+    Ok(records)
+}
+
+/// Checks a JSON object against the known keys of a struct and returns it (a helper for
+/// generated code).
+pub fn object<'a>(
+    value: &'a Value,
+    known: &[&str],
+) -> std::result::Result<&'a serde_json::Map<String, Value>, JsonError> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| crate::column::json_expected("an object", value))?;
+    if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(JsonError::new(format!(
+            "unknown field; expected one of: {}",
+            known.join(", ")
+        ))
+        .in_field(unknown));
+    }
+    Ok(object)
+}
+
+
+/// Reads the field `key` of an object through a codec (a helper for generated code): absent keys
+/// read as `null`, so only `Option` fields may be omitted.
+pub fn read_field<C: crate::codec::FieldCodec<T>, T>(
+    object: &serde_json::Map<String, Value>,
+    key: &str,
+) -> std::result::Result<T, JsonError> {
+    match object.get(key) {
+        Some(value) => C::from_json(value).map_err(|e| e.in_field(key)),
+        None => C::from_json(&Value::Null)
+            .map_err(|_| JsonError::new("missing field").in_field(key)),
+    }
+}

@@ -1,0 +1,151 @@
+//! Checks across attributes and fields, run after parsing so that every problem is reported.
+//!
+//! Checks that depend on what a type *is* (a timestamp for `auto`, a bucketable type for
+//! `partition`) are left to the compiler: the generated code asserts trait bounds spanned at the
+//! attribute. What is checked here is what the syntax alone decides.
+
+use std::collections::HashMap;
+
+use syn::{GenericArgument, PathArguments, Type};
+
+use crate::attr::{Container, Derive};
+use crate::ctxt::Ctxt;
+use crate::naming;
+
+/// The reserved system column.
+pub(crate) const INGEST_ID_COLUMN: &str = "_ingest_id";
+
+/// The single generic argument of `ty` if its last path segment is `name` (e.g. `Option<T>`).
+fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    if args.args.len() != 1 {
+        return None;
+    }
+    match args.args.first()? {
+        GenericArgument::Type(inner) => Some(inner),
+        _ => None,
+    }
+}
+
+/// Whether the field's type is written as `Option<…>` (for key checks and JSON nullability;
+/// column nullability itself comes from the type system).
+pub(crate) fn is_option(ty: &Type) -> bool {
+    generic_arg(ty, "Option").is_some()
+}
+
+/// The innermost type under `Option<…>` and `Vec<…>` wrappers.
+fn innermost(ty: &Type) -> &Type {
+    let mut ty = ty;
+    while let Some(inner) = generic_arg(ty, "Option").or_else(|| generic_arg(ty, "Vec")) {
+        ty = inner;
+    }
+    ty
+}
+
+/// Whether the innermost type is named `Decimal` (rust_decimal's), which needs `decimal(P, S)`.
+pub(crate) fn is_decimal(ty: &Type) -> bool {
+    match innermost(ty) {
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Decimal"),
+        _ => false,
+    }
+}
+
+pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
+    let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
+    let mut columns = 0usize;
+    for field in &container.fields {
+        let a = &field.attrs;
+        if let Some(skip) = &a.skip {
+            for (name, span) in a.all_but_skip() {
+                cx.error_at(span, format!("`{name}` has no effect on a `skip`ped field"));
+            }
+            let _ = skip;
+            continue;
+        }
+        columns += 1;
+
+        if container.derive == Derive::Row {
+            for (name, span) in a.model_only() {
+                cx.error_at(
+                    span,
+                    format!("`{name}` describes a table; it belongs on a #[derive(Lake)] model, not on a #[derive(Row)] query shape"),
+                );
+            }
+        }
+
+        // Column names.
+        let column_span = a.column.as_ref().map_or(field.ident.span(), |c| c.span);
+        if field.column == INGEST_ID_COLUMN {
+            cx.error_at(
+                column_span,
+                "`_ingest_id` is the system column lakeorm stamps on every row; choose another column name",
+            );
+        } else if let Some(problem) = naming::invalid_identifier(&field.column) {
+            cx.error_at(column_span, format!("column name `{}` {problem}", field.column));
+        }
+        if let Some(first) = seen.insert(field.column.as_str(), &field.ident) {
+            cx.error_at(
+                column_span,
+                format!("column `{}` is already used by field `{first}`", field.column),
+            );
+        }
+
+        // Keys.
+        let option = is_option(&field.ty);
+        for (key, slot) in [("pk", &a.pk), ("merge_key", &a.merge_key)] {
+            let Some(s) = slot else { continue };
+            if option {
+                cx.error_at(s.span, format!("`{key}` cannot be on an `Option` field: a key must always have a value"));
+            }
+            if let Some(n) = &a.nullable {
+                cx.error_at(n.span, format!("`nullable` contradicts `{key}`: a key must always have a value"));
+            }
+            if let Some(j) = &a.json {
+                cx.error_at(j.span, format!("`json` contradicts `{key}`: keys must be plain columns"));
+            }
+            if let Some(auto) = &a.auto {
+                cx.error_at(auto.span, format!("`auto` contradicts `{key}`: a key must come from the record"));
+            }
+        }
+
+        // JSON columns are opaque text.
+        if let Some(j) = &a.json {
+            if let Some(d) = &a.decimal {
+                cx.error_at(d.span, "`decimal` contradicts `json`: a JSON column is text");
+            }
+            if let Some(p) = &a.partition {
+                cx.error_at(p.span, "`partition` contradicts `json`: a JSON column cannot partition a table");
+            }
+            if let Some(auto) = &a.auto {
+                cx.error_at(auto.span, "`auto` contradicts `json`");
+            }
+            let _ = j;
+        } else {
+            let decimal_type = is_decimal(&field.ty);
+            match (&a.decimal, decimal_type) {
+                (Some(d), false) => cx.error_at(
+                    d.span,
+                    "`decimal(P, S)` applies to rust_decimal::Decimal fields (or Option/Vec of them)",
+                ),
+                (None, true) => cx.error_spanned_by(
+                    &field.ty,
+                    "a Decimal field needs its precision and scale: add #[lake(decimal(P, S))], e.g. decimal(18, 2)",
+                ),
+                _ => {}
+            }
+        }
+    }
+    if columns == 0 {
+        cx.error_spanned_by(&container.ident, "a struct needs at least one column that is not `skip`ped");
+    }
+}

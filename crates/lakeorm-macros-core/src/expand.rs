@@ -1,0 +1,563 @@
+//! Code generation: from a checked [`Container`] to the trait implementations.
+//!
+//! Everything is emitted inside `const _: () = { … };` and refers to lakeorm through
+//! `::lakeorm::__private` (or the path given by `#[lake(crate = "…")]`), so users need no direct
+//! dependency on arrow or serde_json.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::attr::{Auto, Container, Derive, Field, Transform};
+use crate::check::is_option;
+use crate::rules::Rule;
+
+struct Ctx<'a> {
+    krate: TokenStream,
+    container: &'a Container,
+}
+
+impl Ctx<'_> {
+    fn private(&self) -> TokenStream {
+        let krate = &self.krate;
+        quote!(#krate::__private)
+    }
+
+    fn columns(&self) -> impl Iterator<Item = (usize, &Field)> {
+        self.container
+            .fields
+            .iter()
+            .filter(|f| f.attrs.skip.is_none())
+            .enumerate()
+    }
+
+    /// `<Codec as FieldCodec<Ty>>`, spanned at the field's type so that an unsupported type is
+    /// reported there.
+    fn codec(&self, field: &Field) -> TokenStream {
+        let p = self.private();
+        let ty = &field.ty;
+        let codec = if field.attrs.json.is_some() {
+            quote!(#p::Json)
+        } else {
+            quote!(#p::Native)
+        };
+        quote_spanned!(ty.span()=> <#codec as #p::FieldCodec<#ty>>)
+    }
+
+    fn hint(&self, field: &Field) -> TokenStream {
+        let krate = &self.krate;
+        let decimal = match &field.attrs.decimal {
+            Some(d) => {
+                let (p, s) = d.value;
+                quote!(::core::option::Option::Some((#p, #s)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let nullable = field.attrs.nullable.is_some()
+            || (field.attrs.json.is_some() && is_option(&field.ty));
+        quote!(#krate::TypeHint { decimal: #decimal, nullable: #nullable })
+    }
+}
+
+fn builder_name(container: &Container) -> syn::Ident {
+    format_ident!("__{}LakeBuilder", container.ident)
+}
+
+fn reader_name(container: &Container) -> syn::Ident {
+    format_ident!("__{}LakeReader", container.ident)
+}
+
+fn field_slot(index: usize) -> syn::Ident {
+    format_ident!("__c{}", index)
+}
+
+fn schema_fn(cx: &Ctx<'_>) -> TokenStream {
+    let krate = &cx.krate;
+    let p = cx.private();
+    let c = cx.container;
+    let type_name = c.ident.to_string();
+    let table = &c.table;
+    let fields = cx.columns().map(|(_, f)| {
+        let name = f.ident.to_string();
+        let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
+        let column = &f.column;
+        let codec = cx.codec(f);
+        let hint = cx.hint(f);
+        let a = &f.attrs;
+        let pk = a.pk.is_some();
+        let mk = a.merge_key.is_some();
+        let indexed = a.indexed.is_some();
+        let sortable = a.sortable.is_some();
+        let json = a.json.is_some();
+        let partition = match a.partition.as_ref().map(|p| p.value) {
+            None => quote!(::core::option::Option::None),
+            Some(t) => {
+                let t = match t {
+                    Transform::Identity => quote!(Identity),
+                    Transform::Bucket(n) => quote!(Bucket(#n)),
+                    Transform::Truncate(n) => quote!(Truncate(#n)),
+                    Transform::Year => quote!(Year),
+                    Transform::Month => quote!(Month),
+                    Transform::Day => quote!(Day),
+                    Transform::Hour => quote!(Hour),
+                };
+                quote!(::core::option::Option::Some(#krate::Partition::#t))
+            }
+        };
+        let auto = match a.auto.as_ref().map(|a| a.value) {
+            None => quote!(::core::option::Option::None),
+            Some(Auto::CreateTime) => quote!(::core::option::Option::Some(#krate::AutoKind::CreateTime)),
+            Some(Auto::UpdateTime) => quote!(::core::option::Option::Some(#krate::AutoKind::UpdateTime)),
+        };
+        let rules = a.validate.iter().map(|r| {
+            let text = rule_text(&r.value);
+            quote!(#krate::RuleSpec { rule: #p::String::from(#text) })
+        });
+        quote! {
+            #krate::LakeField {
+                field: #name,
+                column: #p::String::from(#column),
+                ty: #codec::column_type(&#hint),
+                primary_key: #pk,
+                merge_key: #mk,
+                partition: #partition,
+                indexed: #indexed,
+                sortable: #sortable,
+                json: #json,
+                auto: #auto,
+                rules: ::std::vec![#(#rules),*],
+            }
+        }
+    });
+    quote! {
+        fn schema() -> &'static #krate::LakeSchema {
+            static SCHEMA: #p::OnceLock<#krate::LakeSchema> = #p::OnceLock::new();
+            SCHEMA.get_or_init(|| {
+                #krate::LakeSchema::new(#type_name, #table, ::std::vec![#(#fields),*])
+            })
+        }
+    }
+}
+
+fn rule_text(rule: &Rule) -> String {
+    match rule {
+        Rule::Email => "email".into(),
+        Rule::Url => "url".into(),
+        Rule::Uuid => "uuid".into(),
+        Rule::NonEmpty => "non_empty".into(),
+        Rule::Length { min, max, equal } => {
+            let parts: Vec<String> = [("min", min), ("max", max), ("equal", equal)]
+                .iter()
+                .filter_map(|(k, v)| v.map(|v| format!("{k} = {v}")))
+                .collect();
+            format!("length({})", parts.join(", "))
+        }
+        Rule::Range { min, max } => {
+            let parts: Vec<String> = [("min", min), ("max", max)]
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {}", v.text)))
+                .collect();
+            format!("range({})", parts.join(", "))
+        }
+        Rule::Regex(pattern) => format!("regex({pattern})"),
+        Rule::Custom(name) => format!("custom({name})"),
+    }
+}
+
+fn rule_message(rule: &Rule) -> String {
+    match rule {
+        Rule::Email => "must be a valid email address".into(),
+        Rule::Url => "must be a valid URL".into(),
+        Rule::Uuid => "must be a UUID".into(),
+        Rule::NonEmpty => "must not be empty".into(),
+        Rule::Length { min, max, equal } => match (min, max, equal) {
+            (_, _, Some(n)) => format!("length must be exactly {n}"),
+            (Some(lo), Some(hi), None) => format!("length must be between {lo} and {hi}"),
+            (Some(lo), None, None) => format!("length must be at least {lo}"),
+            (None, Some(hi), None) => format!("length must be at most {hi}"),
+            (None, None, None) => "invalid length".into(),
+        },
+        Rule::Range { min, max } => match (min, max) {
+            (Some(lo), Some(hi)) => format!("must be between {} and {}", lo.text, hi.text),
+            (Some(lo), None) => format!("must be at least {}", lo.text),
+            (None, Some(hi)) => format!("must be at most {}", hi.text),
+            (None, None) => "out of range".into(),
+        },
+        Rule::Regex(pattern) => format!("must match the pattern {pattern}"),
+        Rule::Custom(name) => format!("rejected by validator {name}"),
+    }
+}
+
+fn validate_fn(cx: &Ctx<'_>) -> TokenStream {
+    let krate = &cx.krate;
+    let p = cx.private();
+    let type_name = cx.container.ident.to_string();
+    let checks = cx.columns().flat_map(|(_, f)| {
+        let ident = &f.ident;
+        let name = ident.to_string();
+        let column = &f.column;
+        let p = p.clone();
+        let krate = krate.clone();
+        f.attrs.validate.iter().map(move |r| {
+            let span = r.span;
+            let text = rule_text(&r.value);
+            let message = rule_message(&r.value);
+            let push = |msg: TokenStream| {
+                quote! {
+                    __errors.push(#krate::FieldError {
+                        field: #name,
+                        column: #column,
+                        rule: ::std::borrow::Cow::Borrowed(#text),
+                        message: #msg,
+                        row: ::core::option::Option::None,
+                    });
+                }
+            };
+            let fail = push(quote!(#p::String::from(#message)));
+            let value = quote_spanned!(span=> &self.#ident);
+            match &r.value {
+                Rule::Email => quote_spanned! {span=>
+                    if !#p::validator::ValidateEmail::validate_email(#value) { #fail }
+                },
+                Rule::Url => quote_spanned! {span=>
+                    if !#p::validator::ValidateUrl::validate_url(#value) { #fail }
+                },
+                Rule::Uuid => quote_spanned! {span=>
+                    if !#p::is_uuid(#value) { #fail }
+                },
+                Rule::NonEmpty => quote_spanned! {span=>
+                    if !#p::validator::ValidateLength::<u64>::validate_length(
+                        #value, ::core::option::Option::Some(1), ::core::option::Option::None, ::core::option::Option::None) { #fail }
+                },
+                Rule::Length { min, max, equal } => {
+                    let opt = |v: &Option<u64>| match v {
+                        Some(n) => quote!(::core::option::Option::Some(#n)),
+                        None => quote!(::core::option::Option::None),
+                    };
+                    let (min, max, equal) = (opt(min), opt(max), opt(equal));
+                    quote_spanned! {span=>
+                        if !#p::validator::ValidateLength::<u64>::validate_length(#value, #min, #max, #equal) { #fail }
+                    }
+                }
+                Rule::Range { min, max } => {
+                    let opt = |v: &Option<crate::rules::Number>| match v {
+                        Some(n) => {
+                            let t = n.tokens();
+                            quote!(::core::option::Option::Some(#t))
+                        }
+                        None => quote!(::core::option::Option::None),
+                    };
+                    let (min, max) = (opt(min), opt(max));
+                    quote_spanned! {span=>
+                        if !#p::validator::ValidateRange::validate_range(
+                            #value, #min, #max, ::core::option::Option::None, ::core::option::Option::None) { #fail }
+                    }
+                }
+                Rule::Regex(pattern) => quote_spanned! {span=>
+                    {
+                        static __RE: #p::LazyLock<#p::Option<#p::regex::Regex>> =
+                            #p::LazyLock::new(|| #p::regex::Regex::new(#pattern).ok());
+                        match &*__RE {
+                            ::core::option::Option::Some(re) => if !#p::matches_regex(#value, re) { #fail },
+                            ::core::option::Option::None => { #fail }
+                        }
+                    }
+                },
+                Rule::Custom(validator) => {
+                    let failed = push(quote!(__message));
+                    if is_option(&f.ty) {
+                        quote_spanned! {span=>
+                            if let ::core::option::Option::Some(__value) = #value {
+                                if let ::core::result::Result::Err(__message) = #p::run_custom(#validator, __value) { #failed }
+                            }
+                        }
+                    } else {
+                        quote_spanned! {span=>
+                            if let ::core::result::Result::Err(__message) = #p::run_custom(#validator, #value) { #failed }
+                        }
+                    }
+                }
+            }
+        })
+    });
+    quote! {
+        fn validate(&self) -> #p::Result<(), #krate::ValidationError> {
+            #[allow(unused_mut)]
+            let mut __errors: #p::Vec<#krate::FieldError> = #p::Vec::new();
+            #(#checks)*
+            #krate::ValidationError::new(#type_name, __errors).into_result()
+        }
+    }
+}
+
+fn stamp_fn(cx: &Ctx<'_>) -> TokenStream {
+    let p = cx.private();
+    let stamps: Vec<TokenStream> = cx
+        .columns()
+        .filter_map(|(_, f)| {
+            let auto = f.attrs.auto.as_ref()?;
+            let ident = &f.ident;
+            let span = auto.span;
+            Some(match auto.value {
+                Auto::CreateTime => quote_spanned!(span=> #p::stamp_create(&mut self.#ident, __now);),
+                Auto::UpdateTime => quote_spanned!(span=> #p::stamp_update(&mut self.#ident, __now);),
+            })
+        })
+        .collect();
+    if stamps.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn stamp_auto(&mut self, __now: #p::chrono::DateTime<#p::chrono::Utc>) {
+            #(#stamps)*
+        }
+    }
+}
+
+/// Trait-bound assertions spanned at the attributes that need them, so that `auto` on a
+/// string or `partition = "hour"` on a date fails at the attribute with the trait's note.
+fn assertions(cx: &Ctx<'_>) -> TokenStream {
+    let p = cx.private();
+    let checks: Vec<TokenStream> = cx
+        .columns()
+        .flat_map(|(_, f)| {
+            let ty = &f.ty;
+            let partition = f.attrs.partition.as_ref().map(|part| {
+                let bound = match part.value {
+                    Transform::Identity => quote!(IdentityPartition),
+                    Transform::Bucket(_) => quote!(BucketPartition),
+                    Transform::Truncate(_) => quote!(TruncatePartition),
+                    Transform::Year | Transform::Month | Transform::Day => quote!(DatePartition),
+                    Transform::Hour => quote!(HourPartition),
+                };
+                quote_spanned!(part.span=> { fn __check<T: #p::#bound>() {} __check::<#ty>(); })
+            });
+            let auto = f.attrs.auto.as_ref().map(|auto| {
+                quote_spanned!(auto.span=> { fn __check<T: #p::AutoTimestamp>() {} __check::<#ty>(); })
+            });
+            partition.into_iter().chain(auto)
+        })
+        .collect();
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        #[allow(dead_code)]
+        fn __lake_assertions() {
+            #(#checks)*
+        }
+    }
+}
+
+fn column_value_impl(cx: &Ctx<'_>, schema_fn: &TokenStream) -> TokenStream {
+    let krate = &cx.krate;
+    let p = cx.private();
+    let c = cx.container;
+    let ident = &c.ident;
+    let builder = builder_name(c);
+    let reader = reader_name(c);
+    let arrow = quote!(#p::arrow);
+
+    let slots: Vec<_> = cx.columns().map(|(i, f)| (field_slot(i), f, cx.codec(f))).collect();
+
+    let builder_fields = slots.iter().map(|(slot, _, codec)| quote!(#slot: #codec::Builder));
+    let reader_fields = slots.iter().map(|(slot, _, codec)| quote!(#slot: #codec::Reader));
+    let append_nulls = slots
+        .iter()
+        .map(|(slot, _, _)| quote!(#p::ColumnBuilder::append_null(&mut self.#slot);));
+    let finish_columns = slots.iter().map(|(slot, f, _)| {
+        let column = &f.column;
+        quote!(#p::ColumnBuilder::finish(&mut __b.#slot).map_err(|e| e.in_column(#column))?)
+    });
+    let make_builders = slots.iter().enumerate().map(|(i, (slot, _, codec))| {
+        quote!(#slot: #codec::builder(&__fields[#i].ty.ty, __capacity))
+    });
+    let appends = slots.iter().map(|(slot, f, codec)| {
+        let field = &f.ident;
+        let column = &f.column;
+        quote!(#codec::append(&self.#field, &mut __b.#slot).map_err(|e| e.in_column(#column))?;)
+    });
+    let bind_readers = slots.iter().enumerate().map(|(i, (slot, f, codec))| {
+        let column = &f.column;
+        quote! {
+            #slot: #codec::reader(#p::bind_child(__s, #column)?, &__fields[#i].ty.ty)
+                .map_err(|e| e.in_column(#column))?
+        }
+    });
+    let reads = c.fields.iter().map(|f| {
+        let field = &f.ident;
+        match slots.iter().find(|(_, g, _)| g.ident == f.ident) {
+            Some((slot, _, codec)) => {
+                let column = &f.column;
+                quote!(#field: #codec::read(&__r.#slot, __row).map_err(|e| e.in_column(#column))?)
+            }
+            None => quote!(#field: #p::default()),
+        }
+    });
+    let json_keys = slots.iter().map(|(_, f, _)| &f.column);
+    let json_reads = c.fields.iter().map(|f| {
+        let field = &f.ident;
+        match slots.iter().find(|(_, g, _)| g.ident == f.ident) {
+            Some(_) => {
+                let column = &f.column;
+                let ty = &f.ty;
+                let codec = if f.attrs.json.is_some() { quote!(#p::Json) } else { quote!(#p::Native) };
+                quote!(#field: #p::json_read_field::<#codec, #ty>(__o, #column)?)
+            }
+            None => quote!(#field: #p::default()),
+        }
+    });
+
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        pub struct #builder {
+            __nulls: #arrow::array::NullBufferBuilder,
+            __fields: #arrow::datatypes::Fields,
+            #(#builder_fields,)*
+        }
+
+        impl #p::ColumnBuilder for #builder {
+            fn append_null(&mut self) {
+                self.__nulls.append_null();
+                #(#append_nulls)*
+            }
+            fn finish(&mut self) -> #p::Result<#arrow::array::ArrayRef, #krate::EncodeError> {
+                let __columns = <#ident as #krate::Row>::finish_columns(self)?;
+                let __array = #arrow::array::StructArray::try_new(
+                    ::core::clone::Clone::clone(&self.__fields),
+                    __columns,
+                    self.__nulls.finish(),
+                )
+                .map_err(|e| #krate::EncodeError::new(::std::string::ToString::to_string(&e)))?;
+                ::core::result::Result::Ok(#p::Arc::new(__array))
+            }
+        }
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        pub struct #reader {
+            __nulls: #p::Option<#arrow::buffer::NullBuffer>,
+            #(#reader_fields,)*
+        }
+
+        impl #p::ColumnReader for #reader {
+            #[inline]
+            fn is_null(&self, __row: usize) -> bool {
+                self.__nulls.as_ref().is_some_and(|n| n.is_null(__row))
+            }
+        }
+
+        impl #krate::ColumnValue for #ident {
+            type Builder = #builder;
+            type Reader = #reader;
+
+            fn column_type(__hint: &#krate::TypeHint) -> #krate::ColumnType {
+                #krate::ColumnType {
+                    ty: ::core::clone::Clone::clone(<Self as #krate::Row>::schema().row_type()),
+                    nullable: __hint.nullable,
+                }
+            }
+
+            fn builder(_: &#krate::LakeType, __capacity: usize) -> Self::Builder {
+                let __schema = <Self as #krate::Row>::schema();
+                let __fields = __schema.fields();
+                #builder {
+                    __nulls: #arrow::array::NullBufferBuilder::new(__capacity),
+                    __fields: ::core::clone::Clone::clone(__schema.arrow_schema().fields()),
+                    #(#make_builders,)*
+                }
+            }
+
+            #[inline]
+            fn append(&self, __b: &mut Self::Builder) -> #p::Result<(), #krate::EncodeError> {
+                #(#appends)*
+                __b.__nulls.append_non_null();
+                ::core::result::Result::Ok(())
+            }
+
+            fn reader(
+                __array: &#arrow::array::ArrayRef,
+                _: &#krate::LakeType,
+            ) -> #p::Result<Self::Reader, #krate::DecodeError> {
+                let __s = #p::as_struct(__array, "a struct")?;
+                let __fields = <Self as #krate::Row>::schema().fields();
+                ::core::result::Result::Ok(#reader {
+                    __nulls: #p::nulls_of(__s),
+                    #(#bind_readers,)*
+                })
+            }
+
+            #[inline]
+            fn read(__r: &Self::Reader, __row: usize) -> #p::Result<Self, #krate::DecodeError> {
+                if #p::ColumnReader::is_null(__r, __row) {
+                    return ::core::result::Result::Err(#krate::DecodeError::null(__row));
+                }
+                ::core::result::Result::Ok(#ident {
+                    #(#reads,)*
+                })
+            }
+
+            fn from_json(
+                __value: &#p::serde_json::Value,
+            ) -> #p::Result<Self, #krate::JsonError> {
+                let __o = #p::json_object(__value, &[#(#json_keys),*])?;
+                ::core::result::Result::Ok(#ident {
+                    #(#json_reads,)*
+                })
+            }
+        }
+
+        impl #p::ListElement for #ident {}
+
+        impl #krate::Row for #ident {
+            #schema_fn
+
+            fn finish_columns(
+                __b: &mut #builder,
+            ) -> #p::Result<#p::Vec<#arrow::array::ArrayRef>, #krate::EncodeError> {
+                ::core::result::Result::Ok(::std::vec![#(#finish_columns),*])
+            }
+        }
+    }
+}
+
+/// Expands a checked container.
+pub(crate) fn expand(container: &Container) -> TokenStream {
+    let krate = match &container.attrs.krate {
+        Some(path) => {
+            let path = &path.value;
+            quote!(#path)
+        }
+        None => quote!(::lakeorm),
+    };
+    let cx = Ctx {
+        krate: krate.clone(),
+        container,
+    };
+    let ident = &container.ident;
+    let column_value = column_value_impl(&cx, &schema_fn(&cx));
+    let lake = match container.derive {
+        Derive::Lake => {
+            let validate = validate_fn(&cx);
+            let stamp = stamp_fn(&cx);
+            quote! {
+                impl #krate::Lake for #ident {
+                    #validate
+                    #stamp
+                }
+            }
+        }
+        Derive::Row => TokenStream::new(),
+    };
+    let assertions = assertions(&cx);
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
+        const _: () = {
+            #column_value
+            #lake
+            #assertions
+        };
+    }
+}

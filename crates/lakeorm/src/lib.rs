@@ -1,0 +1,43 @@
+//! # lakeorm — the Rust ORM for data lakes
+//!
+//! Typed Rust structs are the schema contract. `#[derive(Lake)]` generates, at compile time, the
+//! table schema, the validators, the Arrow projection and the row decoder. Records are validated
+//! at the application boundary and written directly to the target Delta or Iceberg table; reads
+//! are typed at the edge, one struct per query shape.
+//!
+//! ```
+//! use lakeorm::{Lake, Row};
+//!
+//! #[derive(Lake, Debug, Clone, PartialEq)]
+//! struct User {
+//!     #[lake(pk)]
+//!     id: i64,
+//!     #[lake(validate = "email")]
+//!     email: String,
+//!     nickname: Option<String>,
+//! }
+//!
+//! let users = vec![User { id: 1, email: "ada@example.com".into(), nickname: None }];
+//! lakeorm::validate(&users)?;
+//! let batch = User::to_record_batch(&users)?;
+//! assert_eq!(batch.num_rows(), 1);
+//! assert_eq!(User::from_record_batch(&batch)?, users);
+//! # Ok::<(), lakeorm::Error>(())
+//! ```
+//!
+//! A Client is composed of three seams: a [`Driver`] (how to connect and execute), a
+//! [`Dialect`] (Delta or Iceberg semantics) and a [`Backend`] (where the bytes live).
+
+pub use lakeorm_core::*;
+pub use lakeorm_derive::{Lake, Row};
+
+/// The storage backends ([`lakeorm_backends`]).
+pub use lakeorm_backends as backends;
+
+/// The Delta Lake dialect.
+#[cfg(feature = "delta")]
+pub use lakeorm_delta as delta;
+
+/// The Apache Iceberg dialect.
+#[cfg(feature = "iceberg")]
+pub use lakeorm_iceberg as iceberg;

@@ -1,0 +1,9 @@
+//! Integration tests of the model layer: the derive, the projection, the decoder, validation and
+//! strict JSON.
+
+mod decode;
+mod json;
+mod models;
+mod roundtrip;
+mod schema;
+mod validation;
