@@ -66,7 +66,7 @@ pub mod __private {
     pub use crate::column::{ColumnBuilder, ColumnReader, ListElement, nulls_of};
     pub use crate::decode::{as_struct, bind_child};
     pub use crate::json::{object as json_object, read_field as json_read_field};
-    pub use crate::validate::{ValidateText, is_uuid, matches_regex, run_custom};
+    pub use crate::validate::{ValidateText, is_email, is_url, is_uuid, matches_regex, run_custom};
 
     /// `Option<T>` for generated code, immune to a user's own `Option` in scope.
     pub type Option<T> = ::core::option::Option<T>;

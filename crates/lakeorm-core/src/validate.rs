@@ -171,7 +171,13 @@ pub fn run_custom<T: Any>(name: &str, value: &T) -> Result<(), String> {
     check(value)
 }
 
-/// Text-like values for the `uuid` and `regex` rules; `None` (an absent optional) passes.
+/// Text-like values for the `email`, `url`, `uuid` and `regex` rules; `None` (an absent
+/// optional) passes.
+#[diagnostic::on_unimplemented(
+    message = "this validation rule checks text, but the field is `{Self}`",
+    label = "not a text field",
+    note = "email, url, uuid and regex(…) apply to String, Cow<str> or an Option of them"
+)]
 pub trait ValidateText {
     /// The text to check, if present.
     fn text(&self) -> Option<&str>;
@@ -201,6 +207,20 @@ impl<T: ValidateText> ValidateText for Option<T> {
     fn text(&self) -> Option<&str> {
         self.as_ref().and_then(ValidateText::text)
     }
+}
+
+/// The `email` rule (HTML5 e-mail syntax, as the `validator` crate checks it).
+pub fn is_email<T: ValidateText + ?Sized>(value: &T) -> bool {
+    value
+        .text()
+        .is_none_or(|t| validator::ValidateEmail::validate_email(&t))
+}
+
+/// The `url` rule.
+pub fn is_url<T: ValidateText + ?Sized>(value: &T) -> bool {
+    value
+        .text()
+        .is_none_or(|t| validator::ValidateUrl::validate_url(&t))
 }
 
 /// The `uuid` rule.

@@ -12,6 +12,24 @@ use crate::attr::{Auto, Container, Derive, Field, Transform};
 use crate::check::is_option;
 use crate::rules::Rule;
 
+/// Gives every token of `tokens` the span `span`, so that the compiler reports a failed bound
+/// at the attribute (or type) that asked for it rather than at the derive.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
+}
+
 struct Ctx<'a> {
     krate: TokenStream,
     container: &'a Container,
@@ -41,7 +59,7 @@ impl Ctx<'_> {
         } else {
             quote!(#p::Native)
         };
-        quote_spanned!(ty.span()=> <#codec as #p::FieldCodec<#ty>>)
+        respan(quote!(<#codec as #p::FieldCodec<#ty>>), ty.span())
     }
 
     fn hint(&self, field: &Field) -> TokenStream {
@@ -214,13 +232,13 @@ fn validate_fn(cx: &Ctx<'_>) -> TokenStream {
                 }
             };
             let fail = push(quote!(#p::String::from(#message)));
-            let value = quote_spanned!(span=> &self.#ident);
+            let value = respan(quote!(&self.#ident), span);
             match &r.value {
                 Rule::Email => quote_spanned! {span=>
-                    if !#p::validator::ValidateEmail::validate_email(#value) { #fail }
+                    if !#p::is_email(#value) { #fail }
                 },
                 Rule::Url => quote_spanned! {span=>
-                    if !#p::validator::ValidateUrl::validate_url(#value) { #fail }
+                    if !#p::is_url(#value) { #fail }
                 },
                 Rule::Uuid => quote_spanned! {span=>
                     if !#p::is_uuid(#value) { #fail }
@@ -298,10 +316,11 @@ fn stamp_fn(cx: &Ctx<'_>) -> TokenStream {
             let auto = f.attrs.auto.as_ref()?;
             let ident = &f.ident;
             let span = auto.span;
-            Some(match auto.value {
-                Auto::CreateTime => quote_spanned!(span=> #p::stamp_create(&mut self.#ident, __now);),
-                Auto::UpdateTime => quote_spanned!(span=> #p::stamp_update(&mut self.#ident, __now);),
-            })
+            let stamp = match auto.value {
+                Auto::CreateTime => quote!(stamp_create),
+                Auto::UpdateTime => quote!(stamp_update),
+            };
+            Some(respan(quote!(#p::#stamp(&mut self.#ident, __now);), span))
         })
         .collect();
     if stamps.is_empty() {
@@ -314,8 +333,9 @@ fn stamp_fn(cx: &Ctx<'_>) -> TokenStream {
     }
 }
 
-/// Trait-bound assertions spanned at the attributes that need them, so that `auto` on a
-/// string or `partition = "hour"` on a date fails at the attribute with the trait's note.
+/// Trait-bound assertions spanned at the attributes that need them, so that `partition =
+/// "hour"` on a date fails at the attribute with the trait's note. (`auto` needs none: the
+/// stamping code itself is spanned at the attribute.)
 fn assertions(cx: &Ctx<'_>) -> TokenStream {
     let p = cx.private();
     let checks: Vec<TokenStream> = cx
@@ -330,12 +350,15 @@ fn assertions(cx: &Ctx<'_>) -> TokenStream {
                     Transform::Year | Transform::Month | Transform::Day => quote!(DatePartition),
                     Transform::Hour => quote!(HourPartition),
                 };
-                quote_spanned!(part.span=> { fn __check<T: #p::#bound>() {} __check::<#ty>(); })
+                respan(quote!({ fn __check<T: #p::#bound>() {} __check::<#ty>(); }), part.span)
             });
-            let auto = f.attrs.auto.as_ref().map(|auto| {
-                quote_spanned!(auto.span=> { fn __check<T: #p::AutoTimestamp>() {} __check::<#ty>(); })
+            // Checked first and at the field's type, so that an unsupported type's first error
+            // is there, with the list of supported types.
+            let supported = f.attrs.json.is_none().then(|| {
+                let krate = &cx.krate;
+                respan(quote!({ fn __check<T: #krate::ColumnValue>() {} __check::<#ty>(); }), ty.span())
             });
-            partition.into_iter().chain(auto)
+            supported.into_iter().chain(partition)
         })
         .collect();
     if checks.is_empty() {

@@ -1,0 +1,9 @@
+use lakeorm::Lake;
+
+#[derive(Lake)]
+struct Event {
+    #[lake(auto = "create_time")]
+    created: String,
+}
+
+fn main() {}

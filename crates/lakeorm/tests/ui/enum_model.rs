@@ -1,0 +1,9 @@
+use lakeorm::Lake;
+
+#[derive(Lake)]
+enum Status {
+    Active,
+    Banned,
+}
+
+fn main() {}

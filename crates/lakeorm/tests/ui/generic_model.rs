@@ -1,0 +1,8 @@
+use lakeorm::Lake;
+
+#[derive(Lake)]
+struct Wrapper<T> {
+    value: T,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use lakeorm::Lake;
+
+#[derive(Lake)]
+struct Nothing {
+    #[lake(skip)]
+    cache: String,
+}
+
+fn main() {}
