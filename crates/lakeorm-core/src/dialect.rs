@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::error::Result;
-use crate::plan::{ExecutionPlan, TableFormat, TableRef};
+use crate::plan::{ExecutionPlan, Statement, TableFormat, TableRef};
 use crate::schema::{LakeSchema, Partition};
 
 /// The table-format semantics of a Client.
@@ -32,11 +32,12 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
         format!("`{}`", ident.replace('`', "``"))
     }
 
-    /// The SQL statements that carry out `plan` on a SQL engine, in order.
+    /// The SQL statements that carry out `plan` on a SQL engine, in order, with their bound
+    /// parameters.
     ///
-    /// Plans whose rows are in memory (`WriteSource::Batches`) are rendered against a source
-    /// relation named by the engine ([`SOURCE_VIEW`]).
-    fn render(&self, plan: &ExecutionPlan) -> Result<Vec<String>>;
+    /// Plans whose rows are in memory (`WriteSource::Batches`) are rendered against a temporary
+    /// view the engine registers under [`SOURCE_VIEW`].
+    fn render(&self, plan: &ExecutionPlan) -> Result<Vec<Statement>>;
 }
 
 /// The name under which SQL engines expose in-memory source rows to rendered statements.

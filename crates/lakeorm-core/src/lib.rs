@@ -25,6 +25,7 @@ pub mod location;
 pub mod plan;
 pub mod schema;
 pub mod sortable;
+pub mod sql;
 pub mod validate;
 
 pub use backend::{Backend, EngineFlavor, StagingPrefix};

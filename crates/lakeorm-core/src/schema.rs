@@ -191,9 +191,8 @@ fn struct_fields(fields: &[StructField]) -> Fields {
         .collect()
 }
 
-/// How a column partitions its table.
+/// How a column partitions its table (the Iceberg transform set, which is closed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Partition {
     /// One partition per distinct value.
     Identity,

@@ -1,0 +1,126 @@
+//! The Delta Lake dialect of lakeorm.
+//!
+//! Delta tables live at a path (the Backend's `tables/<name>`), are partitioned by plain
+//! columns, and accept MERGE, UPDATE and DELETE. Delta cannot express hash buckets, truncation or
+//! time transforms as partitions: a model that asks for them is rejected with the column named
+//! and the alternative (partition by identity on a derived column, or use the Iceberg dialect).
+
+use std::collections::BTreeMap;
+
+use lakeorm_core::sql::{self, SparkSqlDialect};
+use lakeorm_core::{
+    Dialect, Error, ExecutionPlan, LakeField, LakeSchema, LakeType, Partition, Result, Statement,
+    TableFormat, TableRef,
+};
+
+/// Delta Lake semantics.
+#[derive(Debug, Clone, Default)]
+pub struct DeltaDialect {
+    catalog: Option<String>,
+    database: Option<String>,
+    properties: BTreeMap<String, String>,
+}
+
+impl DeltaDialect {
+    /// The default dialect: unqualified table names, no extra table properties.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Qualifies table names with a catalog (e.g. `spark_catalog`, a Unity catalog).
+    pub fn with_catalog(mut self, catalog: impl Into<String>) -> Self {
+        self.catalog = Some(catalog.into());
+        self
+    }
+
+    /// Qualifies table names with a database (schema).
+    pub fn with_database(mut self, database: impl Into<String>) -> Self {
+        self.database = Some(database.into());
+        self
+    }
+
+    /// Adds a table property to every table created (e.g. `delta.enableDeletionVectors`).
+    pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Enables deletion vectors on created tables (cheaper deletes and updates).
+    pub fn with_deletion_vectors(self, enabled: bool) -> Self {
+        self.with_property("delta.enableDeletionVectors", enabled.to_string())
+    }
+
+    /// The table properties applied to created tables.
+    pub fn properties(&self) -> &BTreeMap<String, String> {
+        &self.properties
+    }
+}
+
+impl Dialect for DeltaDialect {
+    fn name(&self) -> &str {
+        "delta"
+    }
+
+    fn format(&self) -> TableFormat {
+        TableFormat::Delta
+    }
+
+    fn supports_partition(&self, partition: Partition) -> bool {
+        partition == Partition::Identity
+    }
+
+    fn check_schema(&self, schema: &LakeSchema) -> Result<()> {
+        for (field, partition) in schema.partitions() {
+            if !self.supports_partition(partition) {
+                return Err(Error::unsupported(
+                    format!("partition = \"{partition}\" on column `{}` of `{}`", field.column, schema.table()),
+                    "the delta dialect",
+                    "Delta partitions by plain column values only; use partition = \"identity\" \
+                     (on a derived column such as a date for time partitions), or the Iceberg dialect \
+                     for bucket/truncate/time transforms",
+                ));
+            }
+            if matches!(field.ty.ty, LakeType::List(_) | LakeType::Struct(_) | LakeType::Json | LakeType::Binary) {
+                return Err(Error::unsupported(
+                    format!("partitioning by `{}`", field.column),
+                    "the delta dialect",
+                    "Delta partition columns must be primitive values",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn table_ref(&self, table: &str) -> TableRef {
+        TableRef {
+            catalog: self.catalog.clone(),
+            database: self.database.clone(),
+            name: table.to_owned(),
+        }
+    }
+
+    fn render(&self, plan: &ExecutionPlan) -> Result<Vec<Statement>> {
+        sql::render(self, plan)
+    }
+}
+
+impl SparkSqlDialect for DeltaDialect {
+    fn type_sql(&self, ty: &LakeType) -> String {
+        sql::spark_type(ty, true)
+    }
+
+    fn partition_sql(&self, field: &LakeField, partition: Partition) -> Result<String> {
+        match partition {
+            Partition::Identity => Ok(self.quote_ident(&field.column)),
+            other => Err(Error::unsupported(
+                format!("partition = \"{other}\""),
+                "the delta dialect",
+                "use partition = \"identity\"",
+            )),
+        }
+    }
+
+    fn with_location(&self) -> bool {
+        true
+    }
+}
