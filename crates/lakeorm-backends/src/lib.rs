@@ -64,7 +64,11 @@ impl ObjectStoreBackend {
 
     /// A lake at `root` in `store`, whose paths are relative to the bucket (or file system
     /// root) that `root` names.
-    pub fn from_store(name: impl Into<String>, root: Location, store: Arc<dyn ObjectStore>) -> Self {
+    pub fn from_store(
+        name: impl Into<String>,
+        root: Location,
+        store: Arc<dyn ObjectStore>,
+    ) -> Self {
         ObjectStoreBackend {
             name: name.into(),
             root,
@@ -232,10 +236,17 @@ mod tests {
             "s3a://bucket/lake/tables/users"
         );
         assert_eq!(
-            backend.engine_location(&table, EngineFlavor::Native).unwrap(),
+            backend
+                .engine_location(&table, EngineFlavor::Native)
+                .unwrap(),
             table
         );
         let id = IngestId::new();
-        assert!(backend.staging_location(&id).as_str().ends_with(&format!("/_staging/{id}")));
+        assert!(
+            backend
+                .staging_location(&id)
+                .as_str()
+                .ends_with(&format!("/_staging/{id}"))
+        );
     }
 }

@@ -45,16 +45,42 @@ impl<T: AutoTimestamp + Default> AutoTimestamp for Option<T> {
     }
 }
 
+/// Tables store microseconds; stamping at that precision keeps the record equal to what is
+/// written.
+fn stored_precision(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    now.trunc_subsecs(6)
+}
+
 /// Stamps a `create_time` field (only when unset).
 pub fn stamp_create<T: AutoTimestamp>(field: &mut T, now: DateTime<Utc>) {
     if field.is_unset() {
-        field.set(now);
+        field.set(stored_precision(now));
     }
 }
 
 /// Stamps an `update_time` field (always).
 pub fn stamp_update<T: AutoTimestamp>(field: &mut T, now: DateTime<Utc>) {
-    field.set(now);
+    field.set(stored_precision(now));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_at_microsecond_precision_and_respects_set_values() {
+        let now = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap();
+        let mut created = DateTime::<Utc>::UNIX_EPOCH;
+        stamp_create(&mut created, now);
+        assert_eq!(created.timestamp_subsec_nanos(), 123_456_000);
+        let earlier = created;
+        stamp_create(&mut created, now + chrono::Duration::seconds(5));
+        assert_eq!(created, earlier, "create_time is kept once set");
+        let mut updated: Option<NaiveDateTime> = None;
+        stamp_update(&mut updated, now);
+        assert_eq!(updated, Some(stored_precision(now).naive_utc()));
+    }
 }
 
 macro_rules! marker {

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use arrow::array::NullBufferBuilder;
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, BooleanBuilder, Decimal128Builder,
     GenericListArray, PrimitiveArray, PrimitiveBuilder, StringBuilder,
@@ -19,7 +20,6 @@ use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Field, FieldRef, Float32Type,
     Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
-use arrow::array::NullBufferBuilder;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
 
@@ -222,11 +222,10 @@ impl StringReader {
             DataType::LargeUtf8 => StringReader::Large(array.as_string::<i64>().clone()),
             DataType::Utf8View => StringReader::View(array.as_string_view().clone()),
             DataType::Null | DataType::Dictionary(..) => {
-                let array = coerce(array, &DataType::Utf8, expected)
-                    .or_else(|_| {
-                        arrow::compute::cast(array, &DataType::Utf8)
-                            .map_err(|_| DecodeError::type_mismatch(expected, array.data_type()))
-                    })?;
+                let array = coerce(array, &DataType::Utf8, expected).or_else(|_| {
+                    arrow::compute::cast(array, &DataType::Utf8)
+                        .map_err(|_| DecodeError::type_mismatch(expected, array.data_type()))
+                })?;
                 StringReader::Utf8(array.as_string::<i32>().clone())
             }
             other => return Err(DecodeError::type_mismatch(expected, other)),
@@ -357,7 +356,9 @@ impl ColumnValue for bool {
         Ok(reader.0.value(row))
     }
     fn from_json(value: &Value) -> Result<Self, JsonError> {
-        value.as_bool().ok_or_else(|| json_expected("a boolean", value))
+        value
+            .as_bool()
+            .ok_or_else(|| json_expected("a boolean", value))
     }
 }
 
@@ -413,7 +414,8 @@ fn json_f32(v: &Value) -> Option<f32> {
     v.as_f64().map(|n| n as f32)
 }
 primitive_column!(f32, Float32Type, LakeType::Float32, "an f32", json_f32);
-primitive_column!(f64, Float64Type, LakeType::Float64, "an f64", |v| v.as_f64());
+primitive_column!(f64, Float64Type, LakeType::Float64, "an f64", |v| v
+    .as_f64());
 
 /// Unsigned integers are stored in the next wider signed type, since lake formats have no
 /// unsigned types; reading back checks the range.
@@ -589,7 +591,11 @@ impl ListElement for Vec<u8> {}
 
 fn timestamp_builder(capacity: usize, tz: bool) -> PrimitiveBuilder<TimestampMicrosecondType> {
     let builder = PrimitiveBuilder::<TimestampMicrosecondType>::with_capacity(capacity);
-    if tz { builder.with_timezone(UTC) } else { builder }
+    if tz {
+        builder.with_timezone(UTC)
+    } else {
+        builder
+    }
 }
 
 fn timestamp_reader(
@@ -615,9 +621,7 @@ fn parse_json_text<T>(
     what: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, JsonError> {
-    let text = value
-        .as_str()
-        .ok_or_else(|| json_expected(what, value))?;
+    let text = value.as_str().ok_or_else(|| json_expected(what, value))?;
     parse(text).ok_or_else(|| JsonError::new(format!("expected {what}, found `{text}`")))
 }
 
@@ -645,8 +649,9 @@ impl ColumnValue for DateTime<Utc> {
     #[inline]
     fn read(reader: &Self::Reader, row: usize) -> Result<Self, DecodeError> {
         let micros = reader.value(row)?;
-        DateTime::from_timestamp_micros(micros)
-            .ok_or_else(|| DecodeError::invalid(row, format!("timestamp {micros}µs is out of range")))
+        DateTime::from_timestamp_micros(micros).ok_or_else(|| {
+            DecodeError::invalid(row, format!("timestamp {micros}µs is out of range"))
+        })
     }
     fn from_json(value: &Value) -> Result<Self, JsonError> {
         parse_json_text(value, "an RFC 3339 timestamp", |s| {
@@ -684,7 +689,9 @@ impl ColumnValue for NaiveDateTime {
         let micros = reader.value(row)?;
         DateTime::from_timestamp_micros(micros)
             .map(|t| t.naive_utc())
-            .ok_or_else(|| DecodeError::invalid(row, format!("timestamp {micros}µs is out of range")))
+            .ok_or_else(|| {
+                DecodeError::invalid(row, format!("timestamp {micros}µs is out of range"))
+            })
     }
     fn from_json(value: &Value) -> Result<Self, JsonError> {
         parse_json_text(value, "a date-time like 2024-05-01T12:30:00", |s| {
@@ -727,7 +734,9 @@ impl ColumnValue for NaiveDate {
             .ok_or_else(|| DecodeError::invalid(row, format!("date {days} is out of range")))
     }
     fn from_json(value: &Value) -> Result<Self, JsonError> {
-        parse_json_text(value, "a date like 2024-05-01", |s| s.parse::<NaiveDate>().ok())
+        parse_json_text(value, "a date like 2024-05-01", |s| {
+            s.parse::<NaiveDate>().ok()
+        })
     }
 }
 impl ListElement for NaiveDate {}
@@ -756,7 +765,9 @@ impl ColumnValue for uuid::Uuid {
     }
     fn reader(array: &ArrayRef, _: &LakeType) -> Result<Self::Reader, DecodeError> {
         match array.data_type() {
-            DataType::FixedSizeBinary(16) => Ok(UuidReader::Bytes(BinaryReader::bind(array, "a uuid")?)),
+            DataType::FixedSizeBinary(16) => {
+                Ok(UuidReader::Bytes(BinaryReader::bind(array, "a uuid")?))
+            }
             _ => Ok(UuidReader::Text(StringReader::bind(array, "a uuid")?)),
         }
     }
@@ -923,7 +934,10 @@ impl ColumnValue for rust_decimal::Decimal {
             .ok_or_else(|| {
                 DecodeError::invalid(
                     row,
-                    format!("decimal {raw}e-{} does not fit rust_decimal::Decimal", reader.scale),
+                    format!(
+                        "decimal {raw}e-{} does not fit rust_decimal::Decimal",
+                        reader.scale
+                    ),
                 )
             })
     }
@@ -1065,7 +1079,9 @@ impl<T: ListElement> ColumnValue for Vec<T> {
     }
     fn append(&self, builder: &mut Self::Builder) -> Result<(), EncodeError> {
         for value in self {
-            value.append(&mut builder.values).map_err(|e| e.in_column("[]"))?;
+            value
+                .append(&mut builder.values)
+                .map_err(|e| e.in_column("[]"))?;
         }
         builder.len += self.len();
         let end = i32::try_from(builder.len).map_err(|_| {
@@ -1084,7 +1100,10 @@ impl<T: ListElement> ColumnValue for Vec<T> {
             DataType::List(_) => {
                 let list = array.as_list::<i32>();
                 let offsets: Vec<i64> = list.offsets().iter().map(|&o| i64::from(o)).collect();
-                (OffsetBuffer::new(ScalarBuffer::from(offsets)), list.values().clone())
+                (
+                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                    list.values().clone(),
+                )
             }
             DataType::LargeList(_) => {
                 let list = array.as_list::<i64>();
@@ -1138,7 +1157,9 @@ mod tests {
         let array = ColumnBuilder::finish(&mut builder).unwrap();
         assert_eq!(array.data_type(), &ty.ty.to_arrow());
         let reader = T::reader(&array, &ty.ty).unwrap();
-        let back: Vec<T> = (0..values.len()).map(|i| T::read(&reader, i).unwrap()).collect();
+        let back: Vec<T> = (0..values.len())
+            .map(|i| T::read(&reader, i).unwrap())
+            .collect();
         assert_eq!(back, values);
     }
 
@@ -1154,10 +1175,18 @@ mod tests {
         round_trip(vec![1.5f32, -0.0]);
         round_trip(vec!["héllo".to_string(), String::new()]);
         round_trip(vec![vec![0u8, 255], vec![]]);
-        round_trip(vec![NaiveDate::from_ymd_opt(1, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()]);
-        round_trip(vec![DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap()]);
+        round_trip(vec![
+            NaiveDate::from_ymd_opt(1, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
+        ]);
+        round_trip(vec![
+            DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+        ]);
         round_trip(vec![uuid::Uuid::now_v7()]);
-        round_trip(vec!["12.3400".parse::<rust_decimal::Decimal>().unwrap(), rust_decimal::Decimal::ZERO]);
+        round_trip(vec![
+            "12.3400".parse::<rust_decimal::Decimal>().unwrap(),
+            rust_decimal::Decimal::ZERO,
+        ]);
         round_trip(vec![Some(3i32), None]);
         round_trip(vec![vec![Some(1i64), None], vec![], vec![Some(3)]]);
         round_trip(vec![Some(vec!["a".to_string()]), None]);
@@ -1167,10 +1196,23 @@ mod tests {
     #[test]
     fn decimals_never_round() {
         let v: rust_decimal::Decimal = "1.23456".parse().unwrap();
-        assert!(decimal_mantissa(&v, 10, 2).unwrap_err().message().contains("rounding"));
+        assert!(
+            decimal_mantissa(&v, 10, 2)
+                .unwrap_err()
+                .message()
+                .contains("rounding")
+        );
         let big: rust_decimal::Decimal = "123456".parse().unwrap();
-        assert!(decimal_mantissa(&big, 5, 0).unwrap_err().message().contains("digits"));
-        assert_eq!(decimal_mantissa(&"1.5".parse().unwrap(), 10, 3).unwrap(), 1500);
+        assert!(
+            decimal_mantissa(&big, 5, 0)
+                .unwrap_err()
+                .message()
+                .contains("digits")
+        );
+        assert_eq!(
+            decimal_mantissa(&"1.5".parse().unwrap(), 10, 3).unwrap(),
+            1500
+        );
     }
 
     #[test]

@@ -169,10 +169,10 @@ pub fn bind_child<'a>(
         .filter(|(_, f)| f.name().eq_ignore_ascii_case(name));
     match (found.next(), found.next()) {
         (Some((index, _)), None) => Ok(parent.column(index)),
-        _ => Err(DecodeError::missing_column(
-            fields.iter().map(|f| f.name().clone()).collect(),
-        )
-        .in_column(name)),
+        _ => Err(
+            DecodeError::missing_column(fields.iter().map(|f| f.name().clone()).collect())
+                .in_column(name),
+        ),
     }
 }
 
@@ -193,7 +193,12 @@ fn compatible(from: &DataType, to: &DataType) -> bool {
     use DataType::*;
     let int = |t: &DataType| t.is_integer();
     let float = |t: &DataType| t.is_floating();
-    let decimal = |t: &DataType| matches!(t, Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..));
+    let decimal = |t: &DataType| {
+        matches!(
+            t,
+            Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..)
+        )
+    };
     match (from, to) {
         (Null, _) => true,
         (a, b) if int(a) && int(b) => true,
@@ -239,7 +244,11 @@ mod tests {
 
     #[test]
     fn binds_case_insensitively_and_reports_missing() {
-        let schema = Arc::new(Schema::new(vec![Field::new("TotalOrders", DataType::Int64, false)]));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "TotalOrders",
+            DataType::Int64,
+            false,
+        )]));
         let batch =
             RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1]))]).unwrap();
         let parent = StructArray::from(batch);

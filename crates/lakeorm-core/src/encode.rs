@@ -1,6 +1,6 @@
 //! The write side of the Arrow projection: records → `RecordBatch`.
 //!
-//! The per-column work is done by each field's [`Codec`](crate::column::Codec) through code the
+//! The per-column work is done by each field's [`FieldCodec`](crate::codec::FieldCodec) through code the
 //! derive generates; this module assembles batches and stamps the system column.
 
 use std::fmt;

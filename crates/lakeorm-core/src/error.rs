@@ -84,7 +84,9 @@ pub enum Error {
     AlreadyFinalized(&'static str),
 
     /// An optimistic commit lost against a concurrent writer more times than allowed.
-    #[error("lakeorm: commit to `{table}` conflicted with concurrent writers {attempts} times: {message}")]
+    #[error(
+        "lakeorm: commit to `{table}` conflicted with concurrent writers {attempts} times: {message}"
+    )]
     CommitConflict {
         /// The table written to.
         table: String,

@@ -94,6 +94,10 @@ mod tests {
         let at = a.timestamp();
         assert!(at >= before && at <= Utc::now());
         assert_eq!(a.to_string().parse::<IngestId>().unwrap(), a);
-        assert!("0b6e6d52-3d3e-4f3a-8f3e-2a4d3c2b1a09".parse::<IngestId>().is_err());
+        assert!(
+            "0b6e6d52-3d3e-4f3a-8f3e-2a4d3c2b1a09"
+                .parse::<IngestId>()
+                .is_err()
+        );
     }
 }

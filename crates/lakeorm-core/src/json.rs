@@ -131,7 +131,6 @@ pub fn object<'a>(
     Ok(object)
 }
 
-
 /// Reads the field `key` of an object through a codec (a helper for generated code): absent keys
 /// read as `null`, so only `Option` fields may be omitted.
 pub fn read_field<C: crate::codec::FieldCodec<T>, T>(
@@ -140,7 +139,8 @@ pub fn read_field<C: crate::codec::FieldCodec<T>, T>(
 ) -> std::result::Result<T, JsonError> {
     match object.get(key) {
         Some(value) => C::from_json(value).map_err(|e| e.in_field(key)),
-        None => C::from_json(&Value::Null)
-            .map_err(|_| JsonError::new("missing field").in_field(key)),
+        None => {
+            C::from_json(&Value::Null).map_err(|_| JsonError::new("missing field").in_field(key))
+        }
     }
 }

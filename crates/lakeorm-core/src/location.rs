@@ -27,10 +27,12 @@ impl Location {
     /// The location of a local directory (made absolute against the current directory).
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self> {
         let path = path.as_ref();
-        let absolute = std::path::absolute(path)
-            .map_err(|e| Error::storage(path.display(), e))?;
+        let absolute = std::path::absolute(path).map_err(|e| Error::storage(path.display(), e))?;
         let url = Url::from_directory_path(&absolute).map_err(|()| {
-            Error::Config(format!("`{}` cannot be expressed as a file URI", absolute.display()))
+            Error::Config(format!(
+                "`{}` cannot be expressed as a file URI",
+                absolute.display()
+            ))
         })?;
         Ok(Self::normalized(url))
     }
@@ -114,7 +116,10 @@ mod tests {
         assert_eq!(table.as_str(), "s3://bucket/lake/tables/users");
         assert_eq!(table.host(), Some("bucket"));
         assert_eq!(table.path(), "lake/tables/users");
-        assert_eq!(table.with_scheme("s3a").unwrap().as_str(), "s3a://bucket/lake/tables/users");
+        assert_eq!(
+            table.with_scheme("s3a").unwrap().as_str(),
+            "s3a://bucket/lake/tables/users"
+        );
         assert!(Location::parse("relative/path").is_err());
     }
 

@@ -350,7 +350,9 @@ pub struct LakeSchema {
 
 impl PartialEq for LakeSchema {
     fn eq(&self, other: &Self) -> bool {
-        self.type_name == other.type_name && self.table == other.table && self.fields == other.fields
+        self.type_name == other.type_name
+            && self.table == other.table
+            && self.fields == other.fields
     }
 }
 
@@ -492,12 +494,31 @@ mod tests {
     #[test]
     fn partition_grammar() {
         assert_eq!(Partition::parse("bucket(16)"), Ok(Partition::Bucket(16)));
-        assert_eq!(Partition::parse(" truncate( 4 ) "), Ok(Partition::Truncate(4)));
+        assert_eq!(
+            Partition::parse(" truncate( 4 ) "),
+            Ok(Partition::Truncate(4))
+        );
         assert_eq!(Partition::parse("day"), Ok(Partition::Day));
         assert!(Partition::parse("bucket(0)").is_err());
-        assert!(Partition::parse("bucket(x)").unwrap_err().contains("bucket(16)"));
-        assert!(Partition::parse("weekly").unwrap_err().contains("unknown partition"));
-        for p in ["identity", "bucket(8)", "truncate(3)", "year", "month", "day", "hour"] {
+        assert!(
+            Partition::parse("bucket(x)")
+                .unwrap_err()
+                .contains("bucket(16)")
+        );
+        assert!(
+            Partition::parse("weekly")
+                .unwrap_err()
+                .contains("unknown partition")
+        );
+        for p in [
+            "identity",
+            "bucket(8)",
+            "truncate(3)",
+            "year",
+            "month",
+            "day",
+            "hour",
+        ] {
             assert_eq!(Partition::parse(p).unwrap().to_string(), p);
         }
     }
@@ -525,12 +546,18 @@ mod tests {
             ty: ColumnType::required(LakeType::Int32),
             ..age.clone()
         };
-        assert_ne!(a.fingerprint(), schema(vec![id.clone(), not_null]).fingerprint());
+        assert_ne!(
+            a.fingerprint(),
+            schema(vec![id.clone(), not_null]).fingerprint()
+        );
         let widened = LakeField {
             ty: ColumnType::nullable(LakeType::Int64),
             ..age.clone()
         };
-        assert_ne!(a.fingerprint(), schema(vec![id.clone(), widened]).fingerprint());
+        assert_ne!(
+            a.fingerprint(),
+            schema(vec![id.clone(), widened]).fingerprint()
+        );
         let keyed = LakeField {
             merge_key: true,
             ..age

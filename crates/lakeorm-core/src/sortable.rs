@@ -11,9 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use svix_ksuid::{Ksuid, KsuidLike};
 
-use crate::column::{
-    ColumnValue, ListElement, StringReader, TypeHint, json_expected,
-};
+use crate::column::{ColumnValue, ListElement, StringReader, TypeHint, json_expected};
 use crate::decode::DecodeError;
 use crate::encode::EncodeError;
 use crate::json::JsonError;

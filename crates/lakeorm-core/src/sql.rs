@@ -118,7 +118,11 @@ fn key_condition<D: SparkSqlDialect + ?Sized>(dialect: &D, keys: &[String]) -> R
         .join(" AND "))
 }
 
-fn assignments<D: SparkSqlDialect + ?Sized>(dialect: &D, spec: &TableSpec, keys: &[String]) -> String {
+fn assignments<D: SparkSqlDialect + ?Sized>(
+    dialect: &D,
+    spec: &TableSpec,
+    keys: &[String],
+) -> String {
     all_columns(dialect, spec)
         .into_iter()
         .zip(
@@ -182,7 +186,10 @@ pub fn create_table<D: SparkSqlDialect + ?Sized>(dialect: &D, spec: &TableSpec) 
 }
 
 /// The statements of any plan, in Spark SQL.
-pub fn render<D: SparkSqlDialect + ?Sized>(dialect: &D, plan: &ExecutionPlan) -> Result<Vec<Statement>> {
+pub fn render<D: SparkSqlDialect + ?Sized>(
+    dialect: &D,
+    plan: &ExecutionPlan,
+) -> Result<Vec<Statement>> {
     let sql = match plan {
         ExecutionPlan::CreateTable { table } => create_table(dialect, table)?,
         ExecutionPlan::Append {
@@ -259,7 +266,11 @@ pub fn render<D: SparkSqlDialect + ?Sized>(dialect: &D, plan: &ExecutionPlan) ->
             ),
             Predicate::Sql(statement) => {
                 return Ok(vec![Statement::with_params(
-                    format!("DELETE FROM {} WHERE {}", qualified(dialect, table), statement.sql),
+                    format!(
+                        "DELETE FROM {} WHERE {}",
+                        qualified(dialect, table),
+                        statement.sql
+                    ),
                     statement.params.clone(),
                 )]);
             }
@@ -282,10 +293,12 @@ mod tests {
     #[test]
     fn nested_types() {
         use crate::schema::{ColumnType, StructField};
-        let ty = LakeType::List(Box::new(ColumnType::required(LakeType::Struct(vec![StructField {
-            name: "city".into(),
-            ty: ColumnType::nullable(LakeType::String),
-        }]))));
+        let ty = LakeType::List(Box::new(ColumnType::required(LakeType::Struct(vec![
+            StructField {
+                name: "city".into(),
+                ty: ColumnType::nullable(LakeType::String),
+            },
+        ]))));
         assert_eq!(spark_type(&ty, true), "ARRAY<STRUCT<`city`: STRING>>");
         assert_eq!(spark_type(&LakeType::Int8, false), "INT");
     }

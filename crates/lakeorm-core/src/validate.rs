@@ -67,7 +67,11 @@ impl ValidationError {
 
     /// Turns the collected failures into a result.
     pub fn into_result(self) -> Result<(), ValidationError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(self) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
     }
 }
 
@@ -225,7 +229,9 @@ pub fn is_url<T: ValidateText + ?Sized>(value: &T) -> bool {
 
 /// The `uuid` rule.
 pub fn is_uuid<T: ValidateText + ?Sized>(value: &T) -> bool {
-    value.text().is_none_or(|t| uuid::Uuid::try_parse(t).is_ok())
+    value
+        .text()
+        .is_none_or(|t| uuid::Uuid::try_parse(t).is_ok())
 }
 
 /// The `regex(…)` rule.
@@ -240,12 +246,24 @@ mod tests {
     #[test]
     fn custom_validators_are_typed() {
         register_validator("even", |v: &i64| {
-            if v % 2 == 0 { Ok(()) } else { Err(format!("{v} is odd")) }
+            if v % 2 == 0 {
+                Ok(())
+            } else {
+                Err(format!("{v} is odd"))
+            }
         });
         assert!(run_custom("even", &4i64).is_ok());
         assert_eq!(run_custom("even", &3i64).unwrap_err(), "3 is odd");
-        assert!(run_custom("even", &"x".to_string()).unwrap_err().contains("takes `i64`"));
-        assert!(run_custom("nope", &1i64).unwrap_err().contains("no validator"));
+        assert!(
+            run_custom("even", &"x".to_string())
+                .unwrap_err()
+                .contains("takes `i64`")
+        );
+        assert!(
+            run_custom("nope", &1i64)
+                .unwrap_err()
+                .contains("no validator")
+        );
     }
 
     #[test]

@@ -29,11 +29,17 @@ pub fn bind_positional(sql: &str) -> Result<(String, usize)> {
             if text == "?" {
                 let location = token.span.start;
                 let line_start = line_starts
-                    .get(usize::try_from(location.line).unwrap_or(1).saturating_sub(1))
+                    .get(
+                        usize::try_from(location.line)
+                            .unwrap_or(1)
+                            .saturating_sub(1),
+                    )
                     .copied()
                     .unwrap_or(0);
                 // Columns count characters from 1; convert to a byte offset within the line.
-                let column = usize::try_from(location.column).unwrap_or(1).saturating_sub(1);
+                let column = usize::try_from(location.column)
+                    .unwrap_or(1)
+                    .saturating_sub(1);
                 let offset = sql[line_start..]
                     .char_indices()
                     .nth(column)
@@ -71,7 +77,8 @@ mod tests {
 
     #[test]
     fn rewrites_placeholders_in_order() {
-        let (sql, n) = bind_positional("SELECT * FROM users WHERE country = ? AND age > ?").unwrap();
+        let (sql, n) =
+            bind_positional("SELECT * FROM users WHERE country = ? AND age > ?").unwrap();
         assert_eq!(sql, "SELECT * FROM users WHERE country = $1 AND age > $2");
         assert_eq!(n, 2);
     }
@@ -96,12 +103,18 @@ mod tests {
 
     #[test]
     fn keeps_dollar_placeholders_and_rejects_mixtures() {
-        assert_eq!(bind_positional("SELECT $1").unwrap(), ("SELECT $1".to_string(), 0));
+        assert_eq!(
+            bind_positional("SELECT $1").unwrap(),
+            ("SELECT $1".to_string(), 0)
+        );
         assert!(bind_positional("SELECT $1, ?").is_err());
     }
 
     #[test]
     fn unterminated_literals_are_sql_errors() {
-        assert!(matches!(bind_positional("SELECT 'oops"), Err(Error::Sql { .. })));
+        assert!(matches!(
+            bind_positional("SELECT 'oops"),
+            Err(Error::Sql { .. })
+        ));
     }
 }

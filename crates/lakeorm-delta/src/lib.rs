@@ -73,14 +73,21 @@ impl Dialect for DeltaDialect {
         for (field, partition) in schema.partitions() {
             if !self.supports_partition(partition) {
                 return Err(Error::unsupported(
-                    format!("partition = \"{partition}\" on column `{}` of `{}`", field.column, schema.table()),
+                    format!(
+                        "partition = \"{partition}\" on column `{}` of `{}`",
+                        field.column,
+                        schema.table()
+                    ),
                     "the delta dialect",
                     "Delta partitions by plain column values only; use partition = \"identity\" \
                      (on a derived column such as a date for time partitions), or the Iceberg dialect \
                      for bucket/truncate/time transforms",
                 ));
             }
-            if matches!(field.ty.ty, LakeType::List(_) | LakeType::Struct(_) | LakeType::Json | LakeType::Binary) {
+            if matches!(
+                field.ty.ty,
+                LakeType::List(_) | LakeType::Struct(_) | LakeType::Json | LakeType::Binary
+            ) {
                 return Err(Error::unsupported(
                     format!("partitioning by `{}`", field.column),
                     "the delta dialect",

@@ -55,17 +55,26 @@ fn sql(dialect: &DeltaDialect, plan: &ExecutionPlan) -> String {
 
 #[test]
 fn create_table() {
-    let d = DeltaDialect::new().with_database("analytics").with_deletion_vectors(true);
+    let d = DeltaDialect::new()
+        .with_database("analytics")
+        .with_deletion_vectors(true);
     insta::assert_snapshot!(sql(&d, &ExecutionPlan::CreateTable { table: spec(&d) }));
 }
 
 #[test]
 fn appends() {
     let d = DeltaDialect::new();
-    let direct = ExecutionPlan::Append { table: spec(&d), source: WriteSource::Batches(vec![]), ingest_id: id() };
+    let direct = ExecutionPlan::Append {
+        table: spec(&d),
+        source: WriteSource::Batches(vec![]),
+        ingest_id: id(),
+    };
     let staged = ExecutionPlan::Append {
         table: spec(&d),
-        source: WriteSource::Staged { location: Location::parse("s3a://bucket/lake/_staging/x").unwrap(), rows: 10 },
+        source: WriteSource::Staged {
+            location: Location::parse("s3a://bucket/lake/_staging/x").unwrap(),
+            rows: 10,
+        },
         ingest_id: id(),
     };
     insta::assert_snapshot!(format!("{}\n{}", sql(&d, &direct), sql(&d, &staged)));
@@ -81,12 +90,14 @@ fn merges() {
         on_match,
         ingest_id: id(),
     };
-    insta::assert_snapshot!([
-        sql(&d, &merge(MergeAction::Update, &["email"])),
-        sql(&d, &merge(MergeAction::Ignore, &["id", "email"])),
-        sql(&d, &merge(MergeAction::Error, &["id"])),
-    ]
-    .join("\n"));
+    insta::assert_snapshot!(
+        [
+            sql(&d, &merge(MergeAction::Update, &["email"])),
+            sql(&d, &merge(MergeAction::Ignore, &["id", "email"])),
+            sql(&d, &merge(MergeAction::Error, &["id"])),
+        ]
+        .join("\n")
+    );
 }
 
 #[test]
@@ -110,7 +121,10 @@ fn updates_and_deletes() {
         predicate: Predicate::Sql(Statement::with_params("country = ?", vec!["GB".into()])),
     };
     let rendered = d.render(&by_sql).unwrap();
-    assert_eq!(rendered[0].params, vec![lakeorm::Param::String("GB".into())]);
+    assert_eq!(
+        rendered[0].params,
+        vec![lakeorm::Param::String("GB".into())]
+    );
     insta::assert_snapshot!([sql(&d, &update), sql(&d, &by_key), sql(&d, &by_sql)].join("\n"));
 }
 
@@ -122,8 +136,15 @@ fn arrow_empty() -> lakeorm::__private::arrow::array::RecordBatch {
 fn transforms_delta_cannot_express_are_typed_errors() {
     let d = DeltaDialect::new();
     match d.check_schema(Bucketed::schema()) {
-        Err(Error::Unsupported { operation, by, reason }) => {
-            assert!(operation.contains("bucket(16)") && operation.contains("`id`"), "{operation}");
+        Err(Error::Unsupported {
+            operation,
+            by,
+            reason,
+        }) => {
+            assert!(
+                operation.contains("bucket(16)") && operation.contains("`id`"),
+                "{operation}"
+            );
             assert_eq!(by, "the delta dialect");
             assert!(reason.contains("Iceberg"));
         }

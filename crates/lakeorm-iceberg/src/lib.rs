@@ -92,10 +92,24 @@ fn transform_fits(partition: Partition, ty: &LakeType) -> bool {
         Partition::Identity => !matches!(ty, List(_) | Struct(_) | Json | Float32 | Float64),
         Partition::Bucket(_) => matches!(
             ty,
-            Int8 | Int16 | Int32 | Int64 | Decimal { .. } | String | Uuid | Binary | Date | Timestamp | TimestampNtz
+            Int8 | Int16
+                | Int32
+                | Int64
+                | Decimal { .. }
+                | String
+                | Uuid
+                | Binary
+                | Date
+                | Timestamp
+                | TimestampNtz
         ),
-        Partition::Truncate(_) => matches!(ty, Int8 | Int16 | Int32 | Int64 | Decimal { .. } | String | Binary),
-        Partition::Year | Partition::Month | Partition::Day => matches!(ty, Date | Timestamp | TimestampNtz),
+        Partition::Truncate(_) => matches!(
+            ty,
+            Int8 | Int16 | Int32 | Int64 | Decimal { .. } | String | Binary
+        ),
+        Partition::Year | Partition::Month | Partition::Day => {
+            matches!(ty, Date | Timestamp | TimestampNtz)
+        }
         Partition::Hour => matches!(ty, Timestamp | TimestampNtz),
     }
 }
@@ -117,7 +131,10 @@ impl Dialect for IcebergDialect {
         for (field, partition) in schema.partitions() {
             if !transform_fits(partition, &field.ty.ty) {
                 return Err(Error::unsupported(
-                    format!("partition = \"{partition}\" on column `{}` ({})", field.column, field.ty.ty),
+                    format!(
+                        "partition = \"{partition}\" on column `{}` ({})",
+                        field.column, field.ty.ty
+                    ),
                     "the iceberg dialect",
                     "the transform does not apply to this column type",
                 ));
@@ -162,4 +179,3 @@ impl SparkSqlDialect for IcebergDialect {
         self.with_location
     }
 }
-

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use lakeorm::iceberg::IcebergDialect;
 use lakeorm::{
-    Dialect, ExecutionPlan, IngestId, Lake, Location, MergeAction, Predicate, Row,
-    Statement, TableSpec, WriteSource,
+    Dialect, ExecutionPlan, IngestId, Lake, Location, MergeAction, Predicate, Row, Statement,
+    TableSpec, WriteSource,
 };
 
 #[derive(Lake)]
@@ -55,8 +55,14 @@ fn sql(dialect: &IcebergDialect, plan: &ExecutionPlan) -> String {
 
 #[test]
 fn create_table() {
-    let d = IcebergDialect::new().with_database("analytics").with_property("format-version", "2");
-    let bucketed = TableSpec { schema: Bucketed::schema().clone(), table: d.table_ref("bucketed"), ..spec(&d) };
+    let d = IcebergDialect::new()
+        .with_database("analytics")
+        .with_property("format-version", "2");
+    let bucketed = TableSpec {
+        schema: Bucketed::schema().clone(),
+        table: d.table_ref("bucketed"),
+        ..spec(&d)
+    };
     insta::assert_snapshot!(format!(
         "{}\n{}\n{}",
         d.create_namespace_sql(),
@@ -68,10 +74,17 @@ fn create_table() {
 #[test]
 fn appends() {
     let d = IcebergDialect::new();
-    let direct = ExecutionPlan::Append { table: spec(&d), source: WriteSource::Batches(vec![]), ingest_id: id() };
+    let direct = ExecutionPlan::Append {
+        table: spec(&d),
+        source: WriteSource::Batches(vec![]),
+        ingest_id: id(),
+    };
     let staged = ExecutionPlan::Append {
         table: spec(&d),
-        source: WriteSource::Staged { location: Location::parse("s3a://bucket/lake/_staging/x").unwrap(), rows: 10 },
+        source: WriteSource::Staged {
+            location: Location::parse("s3a://bucket/lake/_staging/x").unwrap(),
+            rows: 10,
+        },
         ingest_id: id(),
     };
     insta::assert_snapshot!(format!("{}\n{}", sql(&d, &direct), sql(&d, &staged)));
@@ -87,12 +100,14 @@ fn merges() {
         on_match,
         ingest_id: id(),
     };
-    insta::assert_snapshot!([
-        sql(&d, &merge(MergeAction::Update, &["email"])),
-        sql(&d, &merge(MergeAction::Ignore, &["id", "email"])),
-        sql(&d, &merge(MergeAction::Error, &["id"])),
-    ]
-    .join("\n"));
+    insta::assert_snapshot!(
+        [
+            sql(&d, &merge(MergeAction::Update, &["email"])),
+            sql(&d, &merge(MergeAction::Ignore, &["id", "email"])),
+            sql(&d, &merge(MergeAction::Error, &["id"])),
+        ]
+        .join("\n")
+    );
 }
 
 #[test]
@@ -116,7 +131,10 @@ fn updates_and_deletes() {
         predicate: Predicate::Sql(Statement::with_params("country = ?", vec!["GB".into()])),
     };
     let rendered = d.render(&by_sql).unwrap();
-    assert_eq!(rendered[0].params, vec![lakeorm::Param::String("GB".into())]);
+    assert_eq!(
+        rendered[0].params,
+        vec![lakeorm::Param::String("GB".into())]
+    );
     insta::assert_snapshot!([sql(&d, &update), sql(&d, &by_key), sql(&d, &by_sql)].join("\n"));
 }
 
@@ -136,8 +154,18 @@ struct HourlyDate {
 #[test]
 fn every_transform_renders() {
     let d = IcebergDialect::new();
-    let spec = TableSpec { schema: HourlyDate::schema().clone(), table: d.table_ref("events"), ..spec(&d) };
+    let spec = TableSpec {
+        schema: HourlyDate::schema().clone(),
+        table: d.table_ref("events"),
+        ..spec(&d)
+    };
     let ddl = sql(&d, &ExecutionPlan::CreateTable { table: spec });
-    assert!(ddl.contains("PARTITIONED BY (bucket(4, `id`), days(`at`))"), "{ddl}");
-    assert!(!ddl.contains("LOCATION"), "the catalog chooses locations by default");
+    assert!(
+        ddl.contains("PARTITIONED BY (bucket(4, `id`), days(`at`))"),
+        "{ddl}"
+    );
+    assert!(
+        !ddl.contains("LOCATION"),
+        "the catalog chooses locations by default"
+    );
 }

@@ -34,7 +34,11 @@ impl Transform {
     fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         let numbered = |name: &str| -> Option<Result<u32, String>> {
-            let inner = text.strip_prefix(name)?.trim_start().strip_prefix('(')?.strip_suffix(')')?;
+            let inner = text
+                .strip_prefix(name)?
+                .trim_start()
+                .strip_prefix('(')?
+                .strip_suffix(')')?;
             Some(match inner.trim().parse::<u32>() {
                 Ok(0) | Err(_) => Err(format!(
                     "`{name}` takes a whole number greater than zero, as in `{name}(16)`; got `{inner}`"
@@ -191,7 +195,11 @@ fn parse_container_attrs(cx: &mut Ctxt, input: &DeriveInput) -> ContainerAttrs {
                     Some(rule) => set_once(cx, &mut out.rename_all, rule, lit.span(), "rename_all"),
                     None => cx.error_spanned_by(
                         &lit,
-                        format!("unknown rename_all rule `{}`; expected one of: {}", lit.value(), RenameRule::NAMES),
+                        format!(
+                            "unknown rename_all rule `{}`; expected one of: {}",
+                            lit.value(),
+                            RenameRule::NAMES
+                        ),
                     ),
                 }
             } else if meta.path.is_ident("crate") {
@@ -199,11 +207,17 @@ fn parse_container_attrs(cx: &mut Ctxt, input: &DeriveInput) -> ContainerAttrs {
                 let path: syn::Path = lit.parse()?;
                 set_once(cx, &mut out.krate, path, lit.span(), "crate");
             } else {
-                let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                let key = meta
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 let hint = if FIELD_KEYS.split(", ").any(|k| k == key) {
                     format!("`{key}` is a field attribute; put it on a field")
                 } else {
-                    format!("unknown container attribute `{key}`; expected one of: {CONTAINER_KEYS}")
+                    format!(
+                        "unknown container attribute `{key}`; expected one of: {CONTAINER_KEYS}"
+                    )
                 };
                 cx.error_at(span, hint);
                 // Skip the value, if any, so that later keys are still parsed.
@@ -236,10 +250,16 @@ fn parse_decimal(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<(u8, i8, 
         .base10_parse()
         .map_err(|_| syn::Error::new(scale.span(), "decimal scale must be 0..=38"))?;
     if !(1..=38).contains(&p) {
-        return Err(syn::Error::new(precision.span(), "decimal precision must be 1..=38"));
+        return Err(syn::Error::new(
+            precision.span(),
+            "decimal precision must be 1..=38",
+        ));
     }
     if s < 0 || s > i8::try_from(p).unwrap_or(38) {
-        return Err(syn::Error::new(scale.span(), "decimal scale must be between 0 and the precision"));
+        return Err(syn::Error::new(
+            scale.span(),
+            "decimal scale must be between 0 and the precision",
+        ));
     }
     Ok((p, s, span))
 }
@@ -329,16 +349,25 @@ pub(crate) fn parse(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> Optio
     let data = match &input.data {
         syn::Data::Struct(data) => data,
         syn::Data::Enum(e) => {
-            cx.error_spanned_by(e.enum_token, format!("{what} supports structs with named fields only, not enums"));
+            cx.error_spanned_by(
+                e.enum_token,
+                format!("{what} supports structs with named fields only, not enums"),
+            );
             return None;
         }
         syn::Data::Union(u) => {
-            cx.error_spanned_by(u.union_token, format!("{what} supports structs with named fields only, not unions"));
+            cx.error_spanned_by(
+                u.union_token,
+                format!("{what} supports structs with named fields only, not unions"),
+            );
             return None;
         }
     };
     let syn::Fields::Named(named) = &data.fields else {
-        cx.error_spanned_by(&input.ident, format!("{what} needs a struct with named fields; each field is a column"));
+        cx.error_spanned_by(
+            &input.ident,
+            format!("{what} needs a struct with named fields; each field is a column"),
+        );
         return None;
     };
     if !input.generics.params.is_empty() {
@@ -361,7 +390,10 @@ pub(crate) fn parse(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> Optio
             let ident = f.ident.clone()?;
             let attrs = parse_field_attrs(cx, f);
             let rust_name = ident.to_string();
-            let rust_name = rust_name.strip_prefix("r#").unwrap_or(&rust_name).to_owned();
+            let rust_name = rust_name
+                .strip_prefix("r#")
+                .unwrap_or(&rust_name)
+                .to_owned();
             let column = match (&attrs.column, rename) {
                 (Some(c), _) => c.value.clone(),
                 (None, Some(rule)) => rule.apply(&rust_name),

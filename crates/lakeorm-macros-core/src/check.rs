@@ -91,12 +91,18 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
                 "`_ingest_id` is the system column lakeorm stamps on every row; choose another column name",
             );
         } else if let Some(problem) = naming::invalid_identifier(&field.column) {
-            cx.error_at(column_span, format!("column name `{}` {problem}", field.column));
+            cx.error_at(
+                column_span,
+                format!("column name `{}` {problem}", field.column),
+            );
         }
         if let Some(first) = seen.insert(field.column.as_str(), &field.ident) {
             cx.error_at(
                 column_span,
-                format!("column `{}` is already used by field `{first}`", field.column),
+                format!(
+                    "column `{}` is already used by field `{first}`",
+                    field.column
+                ),
             );
         }
 
@@ -105,26 +111,46 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
         for (key, slot) in [("pk", &a.pk), ("merge_key", &a.merge_key)] {
             let Some(s) = slot else { continue };
             if option {
-                cx.error_at(s.span, format!("`{key}` cannot be on an `Option` field: a key must always have a value"));
+                cx.error_at(
+                    s.span,
+                    format!(
+                        "`{key}` cannot be on an `Option` field: a key must always have a value"
+                    ),
+                );
             }
             if let Some(n) = &a.nullable {
-                cx.error_at(n.span, format!("`nullable` contradicts `{key}`: a key must always have a value"));
+                cx.error_at(
+                    n.span,
+                    format!("`nullable` contradicts `{key}`: a key must always have a value"),
+                );
             }
             if let Some(j) = &a.json {
-                cx.error_at(j.span, format!("`json` contradicts `{key}`: keys must be plain columns"));
+                cx.error_at(
+                    j.span,
+                    format!("`json` contradicts `{key}`: keys must be plain columns"),
+                );
             }
             if let Some(auto) = &a.auto {
-                cx.error_at(auto.span, format!("`auto` contradicts `{key}`: a key must come from the record"));
+                cx.error_at(
+                    auto.span,
+                    format!("`auto` contradicts `{key}`: a key must come from the record"),
+                );
             }
         }
 
         // JSON columns are opaque text.
         if let Some(j) = &a.json {
             if let Some(d) = &a.decimal {
-                cx.error_at(d.span, "`decimal` contradicts `json`: a JSON column is text");
+                cx.error_at(
+                    d.span,
+                    "`decimal` contradicts `json`: a JSON column is text",
+                );
             }
             if let Some(p) = &a.partition {
-                cx.error_at(p.span, "`partition` contradicts `json`: a JSON column cannot partition a table");
+                cx.error_at(
+                    p.span,
+                    "`partition` contradicts `json`: a JSON column cannot partition a table",
+                );
             }
             if let Some(auto) = &a.auto {
                 cx.error_at(auto.span, "`auto` contradicts `json`");
@@ -146,6 +172,9 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
         }
     }
     if columns == 0 {
-        cx.error_spanned_by(&container.ident, "a struct needs at least one column that is not `skip`ped");
+        cx.error_spanned_by(
+            &container.ident,
+            "a struct needs at least one column that is not `skip`ped",
+        );
     }
 }

@@ -19,7 +19,8 @@ fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
         .into_iter()
         .map(|mut tree| {
             if let proc_macro2::TokenTree::Group(group) = &tree {
-                let mut inner = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
                 inner.set_span(span);
                 tree = proc_macro2::TokenTree::Group(inner);
             } else {
@@ -71,8 +72,8 @@ impl Ctx<'_> {
             }
             None => quote!(::core::option::Option::None),
         };
-        let nullable = field.attrs.nullable.is_some()
-            || (field.attrs.json.is_some() && is_option(&field.ty));
+        let nullable =
+            field.attrs.nullable.is_some() || (field.attrs.json.is_some() && is_option(&field.ty));
         quote!(#krate::TypeHint { decimal: #decimal, nullable: #nullable })
     }
 }
@@ -124,8 +125,12 @@ fn schema_fn(cx: &Ctx<'_>) -> TokenStream {
         };
         let auto = match a.auto.as_ref().map(|a| a.value) {
             None => quote!(::core::option::Option::None),
-            Some(Auto::CreateTime) => quote!(::core::option::Option::Some(#krate::AutoKind::CreateTime)),
-            Some(Auto::UpdateTime) => quote!(::core::option::Option::Some(#krate::AutoKind::UpdateTime)),
+            Some(Auto::CreateTime) => {
+                quote!(::core::option::Option::Some(#krate::AutoKind::CreateTime))
+            }
+            Some(Auto::UpdateTime) => {
+                quote!(::core::option::Option::Some(#krate::AutoKind::UpdateTime))
+            }
         };
         let rules = a.validate.iter().map(|r| {
             let text = rule_text(&r.value);
@@ -190,6 +195,7 @@ fn rule_message(rule: &Rule) -> String {
         Rule::NonEmpty => "must not be empty".into(),
         Rule::Length { min, max, equal } => match (min, max, equal) {
             (_, _, Some(n)) => format!("length must be exactly {n}"),
+            (Some(lo), Some(hi), None) if lo == hi => format!("length must be exactly {lo}"),
             (Some(lo), Some(hi), None) => format!("length must be between {lo} and {hi}"),
             (Some(lo), None, None) => format!("length must be at least {lo}"),
             (None, Some(hi), None) => format!("length must be at most {hi}"),
@@ -350,13 +356,19 @@ fn assertions(cx: &Ctx<'_>) -> TokenStream {
                     Transform::Year | Transform::Month | Transform::Day => quote!(DatePartition),
                     Transform::Hour => quote!(HourPartition),
                 };
-                respan(quote!({ fn __check<T: #p::#bound>() {} __check::<#ty>(); }), part.span)
+                respan(
+                    quote!({ fn __check<T: #p::#bound>() {} __check::<#ty>(); }),
+                    part.span,
+                )
             });
             // Checked first and at the field's type, so that an unsupported type's first error
             // is there, with the list of supported types.
             let supported = f.attrs.json.is_none().then(|| {
                 let krate = &cx.krate;
-                respan(quote!({ fn __check<T: #krate::ColumnValue>() {} __check::<#ty>(); }), ty.span())
+                respan(
+                    quote!({ fn __check<T: #krate::ColumnValue>() {} __check::<#ty>(); }),
+                    ty.span(),
+                )
             });
             supported.into_iter().chain(partition)
         })
@@ -381,10 +393,17 @@ fn column_value_impl(cx: &Ctx<'_>, schema_fn: &TokenStream) -> TokenStream {
     let reader = reader_name(c);
     let arrow = quote!(#p::arrow);
 
-    let slots: Vec<_> = cx.columns().map(|(i, f)| (field_slot(i), f, cx.codec(f))).collect();
+    let slots: Vec<_> = cx
+        .columns()
+        .map(|(i, f)| (field_slot(i), f, cx.codec(f)))
+        .collect();
 
-    let builder_fields = slots.iter().map(|(slot, _, codec)| quote!(#slot: #codec::Builder));
-    let reader_fields = slots.iter().map(|(slot, _, codec)| quote!(#slot: #codec::Reader));
+    let builder_fields = slots
+        .iter()
+        .map(|(slot, _, codec)| quote!(#slot: #codec::Builder));
+    let reader_fields = slots
+        .iter()
+        .map(|(slot, _, codec)| quote!(#slot: #codec::Reader));
     let append_nulls = slots
         .iter()
         .map(|(slot, _, _)| quote!(#p::ColumnBuilder::append_null(&mut self.#slot);));
@@ -392,9 +411,9 @@ fn column_value_impl(cx: &Ctx<'_>, schema_fn: &TokenStream) -> TokenStream {
         let column = &f.column;
         quote!(#p::ColumnBuilder::finish(&mut __b.#slot).map_err(|e| e.in_column(#column))?)
     });
-    let make_builders = slots.iter().enumerate().map(|(i, (slot, _, codec))| {
-        quote!(#slot: #codec::builder(&__fields[#i].ty.ty, __capacity))
-    });
+    let make_builders = slots.iter().enumerate().map(
+        |(i, (slot, _, codec))| quote!(#slot: #codec::builder(&__fields[#i].ty.ty, __capacity)),
+    );
     let appends = slots.iter().map(|(slot, f, codec)| {
         let field = &f.ident;
         let column = &f.column;
@@ -424,7 +443,11 @@ fn column_value_impl(cx: &Ctx<'_>, schema_fn: &TokenStream) -> TokenStream {
             Some(_) => {
                 let column = &f.column;
                 let ty = &f.ty;
-                let codec = if f.attrs.json.is_some() { quote!(#p::Json) } else { quote!(#p::Native) };
+                let codec = if f.attrs.json.is_some() {
+                    quote!(#p::Json)
+                } else {
+                    quote!(#p::Native)
+                };
                 quote!(#field: #p::json_read_field::<#codec, #ty>(__o, #column)?)
             }
             None => quote!(#field: #p::default()),

@@ -1,8 +1,6 @@
 //! Table and column names: the default table name of a model, and `rename_all`.
 
-use heck::{
-    ToKebabCase, ToLowerCamelCase, ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase,
-};
+use heck::{ToKebabCase, ToLowerCamelCase, ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 
 /// A `rename_all` rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +15,8 @@ pub(crate) enum RenameRule {
 }
 
 impl RenameRule {
-    pub(crate) const NAMES: &'static str = "snake_case, camelCase, PascalCase, SCREAMING_SNAKE_CASE, kebab-case, lowercase, UPPERCASE";
+    pub(crate) const NAMES: &'static str =
+        "snake_case, camelCase, PascalCase, SCREAMING_SNAKE_CASE, kebab-case, lowercase, UPPERCASE";
 
     pub(crate) fn parse(text: &str) -> Option<Self> {
         Some(match text {
@@ -67,7 +66,10 @@ fn pluralize(word: &str) -> String {
     {
         return format!("{stem}ies");
     }
-    if ["s", "x", "z", "ch", "sh"].iter().any(|s| word.ends_with(s)) {
+    if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|s| word.ends_with(s))
+    {
         return format!("{word}es");
     }
     format!("{word}s")
@@ -105,8 +107,16 @@ mod tests {
 
     #[test]
     fn rename_rules() {
-        assert_eq!(RenameRule::parse("camelCase").unwrap().apply("created_at"), "createdAt");
-        assert_eq!(RenameRule::parse("SCREAMING_SNAKE_CASE").unwrap().apply("created_at"), "CREATED_AT");
+        assert_eq!(
+            RenameRule::parse("camelCase").unwrap().apply("created_at"),
+            "createdAt"
+        );
+        assert_eq!(
+            RenameRule::parse("SCREAMING_SNAKE_CASE")
+                .unwrap()
+                .apply("created_at"),
+            "CREATED_AT"
+        );
         assert!(RenameRule::parse("Title Case").is_none());
     }
 }

@@ -44,8 +44,7 @@ impl Number {
     }
 }
 
-pub(crate) const RULES: &str =
-    "email, url, uuid, non_empty, length(min = N, max = N, equal = N), range(min = X, max = X), regex(PATTERN), custom(NAME)";
+pub(crate) const RULES: &str = "email, url, uuid, non_empty, length(min = N, max = N, equal = N), range(min = X, max = X), regex(PATTERN), custom(NAME)";
 
 fn call<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     text.strip_prefix(name)
@@ -77,7 +76,11 @@ fn parse_length(args: &str) -> Result<Rule, String> {
             "min" => &mut min,
             "max" => &mut max,
             "equal" => &mut equal,
-            other => return Err(format!("unknown `length` argument `{other}`; expected min, max or equal")),
+            other => {
+                return Err(format!(
+                    "unknown `length` argument `{other}`; expected min, max or equal"
+                ));
+            }
         };
         if slot.replace(n).is_some() {
             return Err(format!("`{key}` is given twice"));
@@ -113,7 +116,11 @@ fn parse_range(args: &str) -> Result<Rule, String> {
         let slot = match key.as_str() {
             "min" => &mut min,
             "max" => &mut max,
-            other => return Err(format!("unknown `range` argument `{other}`; expected min or max")),
+            other => {
+                return Err(format!(
+                    "unknown `range` argument `{other}`; expected min or max"
+                ));
+            }
         };
         if slot.replace(number).is_some() {
             return Err(format!("`{key}` is given twice"));
@@ -124,7 +131,10 @@ fn parse_range(args: &str) -> Result<Rule, String> {
         (Some(lo), Some(hi))
             if lo.text.parse::<f64>().unwrap_or(0.0) > hi.text.parse::<f64>().unwrap_or(0.0) =>
         {
-            Err(format!("`range` min ({}) is greater than max ({})", lo.text, hi.text))
+            Err(format!(
+                "`range` min ({}) is greater than max ({})",
+                lo.text, hi.text
+            ))
         }
         _ => Ok(Rule::Range { min, max }),
     }
@@ -154,12 +164,20 @@ pub(crate) fn parse(text: &str) -> Result<Rule, String> {
     }
     if let Some(name) = call(text, "custom") {
         let name = name.trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
-            return Err(format!("`custom` takes a validator name, as in custom(uk_postcode); got `{name}`"));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
+            return Err(format!(
+                "`custom` takes a validator name, as in custom(uk_postcode); got `{name}`"
+            ));
         }
         return Ok(Rule::Custom(name.to_owned()));
     }
-    Err(format!("unknown validation rule `{text}`; expected one of: {RULES}"))
+    Err(format!(
+        "unknown validation rule `{text}`; expected one of: {RULES}"
+    ))
 }
 
 #[cfg(test)]
@@ -171,20 +189,45 @@ mod tests {
         assert_eq!(parse("email"), Ok(Rule::Email));
         assert_eq!(
             parse("length(min = 1, max = 64)"),
-            Ok(Rule::Length { min: Some(1), max: Some(64), equal: None })
+            Ok(Rule::Length {
+                min: Some(1),
+                max: Some(64),
+                equal: None
+            })
         );
-        assert!(matches!(parse("range(min = 0, max = 1.5)"), Ok(Rule::Range { .. })));
-        assert_eq!(parse("regex(^[A-Z]{2}$)"), Ok(Rule::Regex("^[A-Z]{2}$".into())));
-        assert_eq!(parse("custom(uk_postcode)"), Ok(Rule::Custom("uk_postcode".into())));
+        assert!(matches!(
+            parse("range(min = 0, max = 1.5)"),
+            Ok(Rule::Range { .. })
+        ));
+        assert_eq!(
+            parse("regex(^[A-Z]{2}$)"),
+            Ok(Rule::Regex("^[A-Z]{2}$".into()))
+        );
+        assert_eq!(
+            parse("custom(uk_postcode)"),
+            Ok(Rule::Custom("uk_postcode".into()))
+        );
     }
 
     #[test]
     fn rejects_bad_rules() {
-        assert!(parse("emial").unwrap_err().contains("unknown validation rule"));
-        assert!(parse("length(min = 5, max = 1)").unwrap_err().contains("greater"));
+        assert!(
+            parse("emial")
+                .unwrap_err()
+                .contains("unknown validation rule")
+        );
+        assert!(
+            parse("length(min = 5, max = 1)")
+                .unwrap_err()
+                .contains("greater")
+        );
         assert!(parse("length()").is_err());
         assert!(parse("range(min = x)").is_err());
-        assert!(parse("regex([a-)").unwrap_err().contains("invalid regular expression"));
+        assert!(
+            parse("regex([a-)")
+                .unwrap_err()
+                .contains("invalid regular expression")
+        );
         assert!(parse("custom()").is_err());
     }
 }

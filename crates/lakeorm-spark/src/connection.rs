@@ -92,9 +92,15 @@ impl ConnectionString {
             headers: BTreeMap::new(),
         };
         for param in params.split(';').filter(|p| !p.is_empty()) {
-            let (key, value) = param
-                .split_once('=')
-                .ok_or_else(|| invalid(input, format!("parameter `{}` has no value", param.split('=').next().unwrap_or(param))))?;
+            let (key, value) = param.split_once('=').ok_or_else(|| {
+                invalid(
+                    input,
+                    format!(
+                        "parameter `{}` has no value",
+                        param.split('=').next().unwrap_or(param)
+                    ),
+                )
+            })?;
             let value = value.to_owned();
             match key {
                 "token" => {
@@ -112,7 +118,12 @@ impl ConnectionString {
                     out.use_ssl = match value.as_str() {
                         "true" => true,
                         "false" => false,
-                        other => return Err(invalid(input, format!("use_ssl must be true or false, not `{other}`"))),
+                        other => {
+                            return Err(invalid(
+                                input,
+                                format!("use_ssl must be true or false, not `{other}`"),
+                            ));
+                        }
                     }
                 }
                 other => {
@@ -211,7 +222,9 @@ mod tests {
 
     #[test]
     fn parses_the_standard_form() {
-        let c = ConnectionString::parse("sc://localhost:15002/;user_id=ada;token=secret;x-custom=1").unwrap();
+        let c =
+            ConnectionString::parse("sc://localhost:15002/;user_id=ada;token=secret;x-custom=1")
+                .unwrap();
         assert_eq!(c.host, "localhost");
         assert_eq!(c.port, 15002);
         assert_eq!(c.user_id.as_deref(), Some("ada"));
@@ -226,7 +239,10 @@ mod tests {
     #[test]
     fn defaults_and_variants() {
         let c = ConnectionString::parse("sc://spark").unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.use_ssl), ("spark", DEFAULT_PORT, false));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.use_ssl),
+            ("spark", DEFAULT_PORT, false)
+        );
         let c = ConnectionString::parse("sc://127.0.0.1:4040;use_ssl=false").unwrap();
         assert_eq!(c.port, 4040);
         let c = ConnectionString::parse("sc://[::1]:15002/").unwrap();
@@ -252,7 +268,9 @@ mod tests {
 
     #[test]
     fn databricks_sets_the_cluster_header() {
-        let c = ConnectionString::databricks("https://adb-1.azuredatabricks.net/", "dapi", "0123-abc").unwrap();
+        let c =
+            ConnectionString::databricks("https://adb-1.azuredatabricks.net/", "dapi", "0123-abc")
+                .unwrap();
         assert_eq!(c.host, "adb-1.azuredatabricks.net");
         assert_eq!(c.port, 443);
         assert_eq!(c.headers["x-databricks-cluster-id"], "0123-abc");

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, StringViewArray};
+use arrow::array::{
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, StringViewArray,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 use lakeorm::{DecodeErrorKind, Error, Row};
 
@@ -33,14 +35,25 @@ fn binds_by_name_ignores_extras_and_folds_case() {
         ("extra", Arc::new(Int32Array::from(vec![7, 8]))),
         ("N", Arc::new(Int64Array::from(vec![2, 1]))),
         ("country", Arc::new(StringViewArray::from(vec!["GB", "FR"]))),
-        ("avg_age", Arc::new(Float64Array::from(vec![Some(30.5), None]))),
+        (
+            "avg_age",
+            Arc::new(Float64Array::from(vec![Some(30.5), None])),
+        ),
     ]);
     let rows = CountryTotal::from_record_batch(&b).unwrap();
     assert_eq!(
         rows,
         [
-            CountryTotal { country: "GB".into(), users: 2, avg_age: Some(30.5) },
-            CountryTotal { country: "FR".into(), users: 1, avg_age: None },
+            CountryTotal {
+                country: "GB".into(),
+                users: 2,
+                avg_age: Some(30.5)
+            },
+            CountryTotal {
+                country: "FR".into(),
+                users: 1,
+                avg_age: None
+            },
         ]
     );
 }
@@ -75,13 +88,22 @@ fn type_mismatch_is_named() {
     ]);
     let e = decode_error(CountryTotal::from_record_batch(&b));
     assert_eq!(e.column(), "country");
-    assert!(matches!(e.kind(), DecodeErrorKind::TypeMismatch { found: DataType::Int64, .. }));
+    assert!(matches!(
+        e.kind(),
+        DecodeErrorKind::TypeMismatch {
+            found: DataType::Int64,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn null_into_required_field_names_column_and_row() {
     let b = batch(vec![
-        ("country", Arc::new(StringArray::from(vec![Some("GB"), None]))),
+        (
+            "country",
+            Arc::new(StringArray::from(vec![Some("GB"), None])),
+        ),
         ("n", Arc::new(Int64Array::from(vec![1, 2]))),
         ("avg_age", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
     ]);

@@ -27,15 +27,25 @@ fn rejects_unknown_fields_by_name() {
         br#"{"id": 7, "email": "a@b.co", "country": "GB", "nickname": "x"}"#,
     ));
     assert_eq!(e.path(), "nickname");
-    assert!(e.to_string().contains("at field `nickname`: unknown field"), "{e}");
+    assert!(
+        e.to_string().contains("at field `nickname`: unknown field"),
+        "{e}"
+    );
 }
 
 #[test]
 fn rejects_wrong_types_by_name() {
-    let e = json_error(from_json::<User>(br#"{"id": "7", "email": "a@b.co", "country": "GB"}"#));
+    let e = json_error(from_json::<User>(
+        br#"{"id": "7", "email": "a@b.co", "country": "GB"}"#,
+    ));
     assert_eq!(e.path(), "id");
-    assert!(e.message().contains("expected an i64, found a string"), "{e}");
-    let e = json_error(from_json::<User>(br#"{"id": 7, "email": "a@b.co", "country": "GB", "age": 300}"#));
+    assert!(
+        e.message().contains("expected an i64, found a string"),
+        "{e}"
+    );
+    let e = json_error(from_json::<User>(
+        br#"{"id": 7, "email": "a@b.co", "country": "GB", "age": 300}"#,
+    ));
     assert_eq!(e.path(), "age");
 }
 

@@ -27,7 +27,12 @@ pub(crate) struct Everything {
     pub(crate) id: SortableId,
     #[lake(pk)]
     pub(crate) tenant: i32,
-    #[lake(merge_key, column = "mail", validate = "email", validate = "length(max = 128)")]
+    #[lake(
+        merge_key,
+        column = "mail",
+        validate = "email",
+        validate = "length(max = 128)"
+    )]
     pub(crate) email: String,
     #[lake(merge_key, indexed)]
     pub(crate) region: String,

@@ -47,14 +47,18 @@ fn uuid() -> impl Strategy<Value = uuid::Uuid> {
 }
 
 fn address() -> impl Strategy<Value = Address> {
-    (text(), text(), option::of(text()), option::of(vec(finite_f64(), 0..3))).prop_map(
-        |(street, city, zip, coordinates)| Address {
+    (
+        text(),
+        text(),
+        option::of(text()),
+        option::of(vec(finite_f64(), 0..3)),
+    )
+        .prop_map(|(street, city, zip, coordinates)| Address {
             street,
             city,
             zip,
             coordinates,
-        },
-    )
+        })
 }
 
 fn json_value() -> impl Strategy<Value = Option<serde_json::Value>> {
@@ -63,12 +67,38 @@ fn json_value() -> impl Strategy<Value = Option<serde_json::Value>> {
 }
 
 type Keys = (SortableId, i32, String, String, uuid::Uuid, String);
-type Times = (DateTime<Utc>, Option<DateTime<Utc>>, NaiveDateTime, NaiveDate, Option<NaiveDate>);
+type Times = (
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    NaiveDateTime,
+    NaiveDate,
+    Option<NaiveDate>,
+);
 type Numbers = (bool, i8, i16, i64, u8, u16, u32, u64, f32, f64);
 type Rest = (
-    (Vec<u8>, Decimal, Option<Decimal>, Vec<String>, Vec<Option<i32>>, Option<Vec<String>>),
-    (Address, Option<Address>, Vec<Address>, Preferences, Option<serde_json::Value>),
-    (String, Option<String>, String, Option<String>, Option<uuid::Uuid>, Option<Vec<u8>>),
+    (
+        Vec<u8>,
+        Decimal,
+        Option<Decimal>,
+        Vec<String>,
+        Vec<Option<i32>>,
+        Option<Vec<String>>,
+    ),
+    (
+        Address,
+        Option<Address>,
+        Vec<Address>,
+        Preferences,
+        Option<serde_json::Value>,
+    ),
+    (
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<uuid::Uuid>,
+        Option<Vec<u8>>,
+    ),
 );
 
 fn keys() -> impl Strategy<Value = Keys> {
@@ -83,7 +113,13 @@ fn keys() -> impl Strategy<Value = Keys> {
 }
 
 fn times() -> impl Strategy<Value = Times> {
-    (timestamp(), option::of(timestamp()), naive_timestamp(), date(), option::of(date()))
+    (
+        timestamp(),
+        option::of(timestamp()),
+        naive_timestamp(),
+        date(),
+        option::of(date()),
+    )
 }
 
 fn numbers() -> impl Strategy<Value = Numbers> {
@@ -202,12 +238,15 @@ proptest! {
 #[test]
 fn ingest_id_is_stamped_on_every_row() {
     use arrow::array::{Array, AsArray};
-    let rows = vec![crate::models::User {
-        id: 1,
-        email: "a@b.co".into(),
-        country: "GB".into(),
-        age: Some(3),
-    }; 3];
+    let rows = vec![
+        crate::models::User {
+            id: 1,
+            email: "a@b.co".into(),
+            country: "GB".into(),
+            age: Some(3),
+        };
+        3
+    ];
     let id = IngestId::new();
     let batch = crate::models::User::to_table_batch(&rows, &id).unwrap();
     let ids = batch

@@ -20,9 +20,21 @@ fn table_names_and_columns() {
 fn types_and_nullability_come_from_the_type() {
     let s = Everything::schema();
     let ty = |c: &str| s.field(c).unwrap().ty.clone();
-    assert_eq!(ty("qword").ty, LakeType::Decimal { precision: 20, scale: 0 });
+    assert_eq!(
+        ty("qword").ty,
+        LakeType::Decimal {
+            precision: 20,
+            scale: 0
+        }
+    );
     assert_eq!(ty("byte").ty, LakeType::Int16);
-    assert_eq!(ty("balance").ty, LakeType::Decimal { precision: 18, scale: 4 });
+    assert_eq!(
+        ty("balance").ty,
+        LakeType::Decimal {
+            precision: 18,
+            scale: 4
+        }
+    );
     assert!(ty("discount").nullable);
     assert!(!ty("balance").nullable);
     assert!(ty("nickname").nullable, "#[lake(nullable)] overrides");
@@ -37,7 +49,10 @@ fn types_and_nullability_come_from_the_type() {
 #[test]
 fn partitions_intents_and_auto_fields() {
     let s = Everything::schema();
-    let parts: Vec<_> = s.partitions().map(|(f, p)| (f.column.as_str(), p)).collect();
+    let parts: Vec<_> = s
+        .partitions()
+        .map(|(f, p)| (f.column.as_str(), p))
+        .collect();
     assert_eq!(
         parts,
         [
@@ -48,8 +63,17 @@ fn partitions_intents_and_auto_fields() {
             ("birthday", Partition::Month),
         ]
     );
-    let autos: Vec<_> = s.auto_fields().map(|(f, a)| (f.column.as_str(), a)).collect();
-    assert_eq!(autos, [("created_at", AutoKind::CreateTime), ("updated_at", AutoKind::UpdateTime)]);
+    let autos: Vec<_> = s
+        .auto_fields()
+        .map(|(f, a)| (f.column.as_str(), a))
+        .collect();
+    assert_eq!(
+        autos,
+        [
+            ("created_at", AutoKind::CreateTime),
+            ("updated_at", AutoKind::UpdateTime)
+        ]
+    );
     assert!(s.field("region").unwrap().indexed);
     assert!(s.field("id").unwrap().sortable);
     assert_eq!(s.field("mail").unwrap().rules.len(), 2);

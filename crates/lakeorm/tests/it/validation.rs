@@ -5,7 +5,12 @@ use lakeorm::{Error, Lake, register_validator, validate};
 use crate::models::User;
 
 fn user() -> User {
-    User { id: 1, email: "ada@example.com".into(), country: "GB".into(), age: Some(36) }
+    User {
+        id: 1,
+        email: "ada@example.com".into(),
+        country: "GB".into(),
+        age: Some(36),
+    }
 }
 
 #[test]
@@ -15,20 +20,38 @@ fn a_valid_record_passes() {
 
 #[test]
 fn three_bad_fields_give_three_field_errors() {
-    let bad = User { email: "not-an-email".into(), country: "GBR".into(), age: Some(200), ..user() };
+    let bad = User {
+        email: "not-an-email".into(),
+        country: "GBR".into(),
+        age: Some(200),
+        ..user()
+    };
     let err = bad.validate().unwrap_err();
     assert_eq!(err.errors().len(), 3, "{err}");
     let email = err.field("email").unwrap();
     assert_eq!(email.column, "email");
     assert_eq!(email.rule, "email");
-    assert_eq!(err.field("country").unwrap().rule, "length(min = 2, max = 2)");
-    assert_eq!(err.field("age").unwrap().message, "must be between 0 and 150");
+    assert_eq!(
+        err.field("country").unwrap().rule,
+        "length(min = 2, max = 2)"
+    );
+    assert_eq!(
+        err.field("age").unwrap().message,
+        "must be between 0 and 150"
+    );
     assert_eq!(err.model(), "User");
 }
 
 #[test]
 fn absent_optionals_skip_their_rules() {
-    assert!(User { age: None, ..user() }.validate().is_ok());
+    assert!(
+        User {
+            age: None,
+            ..user()
+        }
+        .validate()
+        .is_ok()
+    );
 }
 
 #[test]
@@ -40,7 +63,10 @@ fn slices_report_every_row() {
     let rows: Vec<_> = err.errors().iter().map(|e| e.row).collect();
     assert_eq!(rows, [Some(10), Some(999)]);
     let as_error = Error::from(err);
-    assert!(as_error.to_string().contains("row 10: email (email)"), "{as_error}");
+    assert!(
+        as_error.to_string().contains("row 10: email (email)"),
+        "{as_error}"
+    );
 }
 
 #[derive(lakeorm::Lake, Debug, Clone)]
@@ -58,7 +84,11 @@ struct Shipment {
 #[test]
 fn custom_regex_and_uuid_rules() {
     register_validator("uk_postcode", |v: &String| {
-        if v.len() >= 5 && v.contains(' ') { Ok(()) } else { Err(format!("`{v}` is not a UK postcode")) }
+        if v.len() >= 5 && v.contains(' ') {
+            Ok(())
+        } else {
+            Err(format!("`{v}` is not a UK postcode"))
+        }
     });
     let ok = Shipment {
         postcode: "SW1A 1AA".into(),
@@ -74,7 +104,11 @@ fn custom_regex_and_uuid_rules() {
         tracking: String::new(),
     };
     let err = bad.validate().unwrap_err();
-    let rules: Vec<_> = err.errors().iter().map(|e| (e.field, e.rule.as_ref())).collect();
+    let rules: Vec<_> = err
+        .errors()
+        .iter()
+        .map(|e| (e.field, e.rule.as_ref()))
+        .collect();
     assert_eq!(
         rules,
         [
