@@ -1,124 +1,126 @@
-//! The basic path of lakeorm: a model is the schema contract of a table.
+//! The hero path of lakeorm on the embedded engine — no server, no Docker.
 //!
-//! Defines a model, validates records at the boundary, projects them into the Arrow batch that
-//! is written to the table (with the `_ingest_id` system column), reads typed rows back from a
-//! batch, and ingests strict JSON.
+//! Defines a model, creates its Delta table, inserts and upserts validated records, queries
+//! them back typed (all at once and streamed), aggregates into a projection struct, and deletes.
+//! The lake lives in `./lake` (or `$LAKEORM_PATH`); `tables/users` is a real Delta table that any
+//! Delta reader can open.
 //!
 //! Run with `cargo run --example basic`.
 
 use chrono::{DateTime, Utc};
-use lakeorm::{IngestId, Lake, Row, SortableId};
+use futures::TryStreamExt;
+use lakeorm::{Lake, Query, Row, SortableId};
 
-/// One row of the `users` table.
-#[derive(Lake, Debug, Clone, PartialEq)]
+/// The `users` table. `email` is the merge key, so inserting an existing email updates it.
+#[derive(Lake, Debug, Clone)]
 struct User {
     #[lake(pk)]
     id: SortableId,
     #[lake(merge_key, validate = "email")]
     email: String,
-    #[lake(partition = "identity", validate = "length(min = 2, max = 2)")]
+    #[lake(validate = "length(min = 2, max = 2)")]
     country: String,
     #[lake(validate = "range(min = 0, max = 150)")]
-    age: Option<u8>,
+    age: Option<i32>,
     #[lake(auto = "create_time")]
     created_at: DateTime<Utc>,
 }
 
-/// A query shape: what a `SELECT email, country FROM users` returns.
+/// A query shape: the result of an aggregate, not a table.
 #[derive(Row, Debug)]
-struct Contact {
-    email: String,
+struct CountryCount {
     country: String,
+    users: i64,
+    average_age: Option<f64>,
 }
 
-fn main() -> Result<(), lakeorm::Error> {
-    let schema = User::schema();
+fn user(email: &str, country: &str, age: Option<i32>) -> User {
+    User {
+        id: SortableId::new(),
+        email: email.into(),
+        country: country.into(),
+        age,
+        created_at: DateTime::UNIX_EPOCH,
+    }
+}
+
+#[tokio::main]
+async fn main() -> lakeorm::Result<()> {
+    let db = lakeorm::local().await?;
+    println!("lake at {}", db.backend().root());
+
+    db.migrate::<User>().await?;
+
+    let report = db
+        .insert(&[
+            user("ada@example.com", "GB", Some(36)),
+            user("grace@example.com", "US", Some(45)),
+            user("linus@example.com", "FI", None),
+            user("margaret@example.com", "US", Some(33)),
+        ])
+        .await?;
     println!(
-        "model `User` → table `{}` ({} columns + `{}`)",
-        schema.table(),
-        schema.fields().len(),
-        lakeorm::INGEST_ID_COLUMN
+        "insert {}: {} rows (table version {:?})",
+        report.ingest_id, report.rows, report.metrics.version
     );
-    for field in schema.fields() {
+
+    // Validation happens before any I/O; one bad record and nothing is written.
+    let bad = user("not-an-email", "USA", Some(200));
+    if let Err(e) = db.insert(&[bad]).await {
+        println!("rejected: {e}");
+    }
+
+    // `email` is the merge key: this updates Ada instead of adding a second row.
+    db.insert(&[user("ada@example.com", "GB", Some(37))])
+        .await?;
+
+    let americans: Vec<User> = Query::sql("SELECT * FROM users WHERE country = ? ORDER BY email")
+        .bind("US")
+        .fetch_all(&db)
+        .await?;
+    for u in &americans {
         println!(
-            "  {:<12} {:<10} {}{}{}",
-            field.column,
-            field.ty.ty,
-            if field.ty.nullable {
-                "NULL"
-            } else {
-                "NOT NULL"
-            },
-            if field.primary_key {
-                ", primary key"
-            } else {
-                ""
-            },
-            if field.merge_key { ", merge key" } else { "" },
+            "US user: {} (age {:?}, since {})",
+            u.email, u.age, u.created_at
         );
     }
+
+    let counts: Vec<CountryCount> = Query::sql(
+        "SELECT country, COUNT(*) AS users, AVG(age) AS average_age FROM users GROUP BY country ORDER BY country",
+    )
+    .fetch_all(&db)
+    .await?;
+    for c in &counts {
+        println!(
+            "{}: {} user(s), average age {:?}",
+            c.country, c.users, c.average_age
+        );
+    }
+
+    // Streams hold one Arrow batch at a time, however large the table.
+    let mut stream = std::pin::pin!(Query::<User>::sql("SELECT * FROM users").fetch(&db));
+    let mut seen = 0;
+    while let Some(u) = stream.try_next().await? {
+        seen += 1;
+        let _ = u;
+    }
+    println!("streamed {seen} users");
+
+    let ada: User = Query::sql("SELECT * FROM users WHERE email = ?")
+        .bind("ada@example.com")
+        .fetch_one(&db)
+        .await?;
+    println!("Ada is now {:?}", ada.age);
+
+    let removed = db
+        .delete_where::<User>("country = ?", vec!["FI".into()])
+        .await?;
+    println!("deleted {} user(s) in FI", removed.rows_deleted);
+
+    let stats = db.maintain().stats::<User>().await?;
     println!(
-        "schema fingerprint: {}",
-        lakeorm::schema_fingerprint::<User>()
+        "table users: version {}, {} files, {} rows, {} bytes",
+        stats.version, stats.files, stats.rows, stats.bytes
     );
-
-    let mut users = vec![
-        User {
-            id: SortableId::new(),
-            email: "ada@example.com".into(),
-            country: "GB".into(),
-            age: Some(36),
-            created_at: DateTime::UNIX_EPOCH,
-        },
-        User {
-            id: SortableId::new(),
-            email: "grace@example.com".into(),
-            country: "US".into(),
-            age: None,
-            created_at: DateTime::UNIX_EPOCH,
-        },
-    ];
-
-    // Validation happens at the boundary and reports every failure at once.
-    let bad = User {
-        email: "not-an-email".into(),
-        country: "GBR".into(),
-        age: Some(200),
-        ..users[0].clone()
-    };
-    match bad.validate() {
-        Err(e) => println!("\nrejected before any I/O: {e}"),
-        Ok(()) => unreachable!("the record breaks three rules"),
-    }
-    lakeorm::validate(&users)?;
-
-    // One write = one ingest id, stamped on every row; `auto` fields are filled in.
-    let ingest_id = IngestId::new();
-    let now = Utc::now();
-    for user in &mut users {
-        user.stamp_auto(now);
-    }
-    let batch = User::to_table_batch(&users, &ingest_id)?;
-    println!(
-        "\nwrite {ingest_id} (made at {}): {} rows × {} columns",
-        ingest_id.timestamp(),
-        batch.num_rows(),
-        batch.num_columns()
-    );
-
-    // Reads decode by column name into whatever shape the query has.
-    let back = User::from_record_batch(&batch)?;
-    assert_eq!(back, users);
-    let contacts = Contact::from_record_batch(&batch)?;
-    for c in &contacts {
-        println!("read back: {} ({})", c.email, c.country);
-    }
-
-    // Strict JSON: unknown fields, wrong types and trailing data are errors naming the field.
-    let json = br#"{"id": "2b8Zzq9ctG2YcYg1sQ3Y7Fxyh0s", "email": "linus@example.com", "country": "FI", "created_at": "2024-05-01T12:00:00Z", "shoe_size": 44}"#;
-    match lakeorm::from_json::<User>(json) {
-        Err(e) => println!("\n{e}"),
-        Ok(u) => println!("\naccepted {u:?}"),
-    }
-    Ok(())
+    db.close().await
 }

@@ -9,6 +9,8 @@ use anyhow::{Context, Result};
 /// A comparison to report: in `group`, `subject` against each of `peers`.
 struct Comparison {
     bench: &'static str,
+    /// Extra cargo flags (the projection benchmark needs no engine).
+    flags: &'static [&'static str],
     package: &'static str,
     group: &'static str,
     subject: &'static str,
@@ -17,7 +19,24 @@ struct Comparison {
 
 const COMPARISONS: &[Comparison] = &[
     Comparison {
+        bench: "client",
+        flags: &[],
+        package: "lakeorm",
+        group: "client-insert",
+        subject: "lakeorm",
+        peers: &["delta-rs"],
+    },
+    Comparison {
+        bench: "client",
+        flags: &[],
+        package: "lakeorm",
+        group: "client-query",
+        subject: "lakeorm",
+        peers: &["datafusion"],
+    },
+    Comparison {
         bench: "projection",
+        flags: &["--no-default-features"],
         package: "lakeorm",
         group: "encode",
         subject: "lakeorm",
@@ -25,6 +44,7 @@ const COMPARISONS: &[Comparison] = &[
     },
     Comparison {
         bench: "projection",
+        flags: &["--no-default-features"],
         package: "lakeorm",
         group: "decode",
         subject: "lakeorm",
@@ -66,10 +86,15 @@ fn mean_ns(target: &Path, group: &str, function: &str) -> Result<f64> {
 }
 
 pub(crate) fn run(root: &Path, filter: Option<&str>) -> Result<()> {
-    let mut benches: Vec<(&str, &str)> = COMPARISONS.iter().map(|c| (c.package, c.bench)).collect();
+    let mut benches: Vec<(&str, &str, &[&str])> = COMPARISONS
+        .iter()
+        .map(|c| (c.package, c.bench, c.flags))
+        .collect();
     benches.dedup();
-    for (package, bench) in benches {
-        let mut args = vec!["bench", "--locked", "-p", package, "--bench", bench, "--"];
+    for (package, bench, flags) in benches {
+        let mut args = vec!["bench", "--locked", "-p", package, "--bench", bench];
+        args.extend_from_slice(flags);
+        args.push("--");
         if let Some(f) = filter {
             args.push(f);
         }

@@ -10,9 +10,11 @@ use async_trait::async_trait;
 use futures::Stream;
 
 use crate::backend::Backend;
+use crate::backend::EngineFlavor;
 use crate::dialect::Dialect;
+use crate::error::Error;
 use crate::error::Result;
-use crate::plan::{ExecMetrics, ExecutionPlan, Statement, TableFormat};
+use crate::plan::{ExecMetrics, ExecutionPlan, Statement, TableFormat, TableSpec, TableStats};
 
 /// A stream of Arrow batches; engines yield results one batch at a time so that reads run in
 /// constant memory.
@@ -24,6 +26,9 @@ pub struct QueryResult {
     pub schema: SchemaRef,
     /// The batches.
     pub batches: BatchStream,
+    /// The engine's own handle on the query (a `datafusion::dataframe::DataFrame` for the
+    /// embedded engine), for users who need engine-native operations.
+    pub native: Option<Box<dyn Any + Send>>,
 }
 
 impl fmt::Debug for QueryResult {
@@ -91,6 +96,21 @@ pub trait Driver: Send + Sync + fmt::Debug + 'static {
 
     /// Runs a query and streams its result.
     async fn query(&self, statement: Statement, ctx: ExecContext<'_>) -> Result<QueryResult>;
+
+    /// Reports the state of a table (version, files, rows, bytes).
+    async fn stats(&self, table: &TableSpec, ctx: ExecContext<'_>) -> Result<TableStats> {
+        let _ = ctx;
+        Err(Error::unsupported(
+            format!("stats of `{}`", table.table),
+            self.name(),
+            "the engine does not report table statistics",
+        ))
+    }
+
+    /// How this engine addresses storage (the Backend translates locations accordingly).
+    fn flavor(&self) -> EngineFlavor {
+        EngineFlavor::Native
+    }
 
     /// Checks that the engine answers.
     async fn ping(&self) -> Result<()>;

@@ -79,6 +79,20 @@ pub enum Error {
     #[error(transparent)]
     UriMismatch(#[from] UriMismatch),
 
+    /// A write with `on_conflict(Error)` found rows whose key already exists; nothing was
+    /// written.
+    #[error(
+        "lakeorm: {rows} row(s) of the write already exist in `{table}` (key: {keys:?}); nothing was written"
+    )]
+    DuplicateKey {
+        /// The table written to.
+        table: String,
+        /// The key columns.
+        keys: Vec<String>,
+        /// How many source rows collided.
+        rows: u64,
+    },
+
     /// A two-phase write was committed or aborted twice.
     #[error("lakeorm: finalizer already {0}")]
     AlreadyFinalized(&'static str),

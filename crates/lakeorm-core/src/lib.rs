@@ -43,7 +43,7 @@ pub use lake::{Lake, Row, schema_fingerprint, schema_of};
 pub use location::Location;
 pub use plan::{
     ExecMetrics, ExecutionPlan, MergeAction, Param, Predicate, Statement, TableFormat, TableRef,
-    TableSpec, WriteSource,
+    TableSpec, TableStats, WriteSource,
 };
 pub use schema::{
     AutoKind, ColumnType, INGEST_ID_COLUMN, LakeField, LakeSchema, LakeType, Partition, RuleSpec,

@@ -292,6 +292,20 @@ pub enum ExecutionPlan {
         /// Which rows.
         predicate: Predicate,
     },
+    /// Compact small files into larger ones.
+    Optimize {
+        /// The table.
+        table: TableSpec,
+        /// The file size to aim for, in bytes (`None`: the engine's default).
+        target_size: Option<u64>,
+    },
+    /// Delete files no longer referenced by the table and older than `retention`.
+    Vacuum {
+        /// The table.
+        table: TableSpec,
+        /// How long unreferenced files are kept (time travel reaches back this far).
+        retention: Duration,
+    },
     /// Run a statement for its effect.
     Exec(Statement),
 }
@@ -305,6 +319,8 @@ impl ExecutionPlan {
             ExecutionPlan::Merge { .. } => "merge",
             ExecutionPlan::Update { .. } => "update",
             ExecutionPlan::Delete { .. } => "delete",
+            ExecutionPlan::Optimize { .. } => "optimize",
+            ExecutionPlan::Vacuum { .. } => "vacuum",
             ExecutionPlan::Exec(_) => "exec",
         }
     }
@@ -316,7 +332,9 @@ impl ExecutionPlan {
             | ExecutionPlan::Append { table, .. }
             | ExecutionPlan::Merge { table, .. }
             | ExecutionPlan::Update { table, .. }
-            | ExecutionPlan::Delete { table, .. } => Some(table),
+            | ExecutionPlan::Delete { table, .. }
+            | ExecutionPlan::Optimize { table, .. }
+            | ExecutionPlan::Vacuum { table, .. } => Some(table),
             ExecutionPlan::Exec(_) => None,
         }
     }
@@ -343,6 +361,19 @@ pub struct ExecMetrics {
     pub retries: u32,
     /// Wall time of the operation.
     pub duration: Duration,
+}
+
+/// The state of a table, as `maintain().stats()` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// The current version (Delta) or snapshot sequence (Iceberg).
+    pub version: i64,
+    /// Live data files.
+    pub files: u64,
+    /// Rows in live files.
+    pub rows: u64,
+    /// Bytes in live files.
+    pub bytes: u64,
 }
 
 #[cfg(test)]

@@ -275,6 +275,12 @@ pub fn render<D: SparkSqlDialect + ?Sized>(
                 )]);
             }
         },
+        ExecutionPlan::Optimize { table, .. } => format!("OPTIMIZE {}", qualified(dialect, table)),
+        ExecutionPlan::Vacuum { table, retention } => format!(
+            "VACUUM {} RETAIN {} HOURS",
+            qualified(dialect, table),
+            retention.as_secs().div_ceil(3600)
+        ),
         ExecutionPlan::Exec(statement) => return Ok(vec![statement.clone()]),
     };
     Ok(vec![Statement::new(sql)])

@@ -1,9 +1,25 @@
-//! The embedded, in-process engine of lakeorm: DataFusion for SQL, delta-rs for Delta tables and
-//! iceberg-rust for Iceberg tables, with no server to run.
+//! The embedded, in-process engine of lakeorm: DataFusion for SQL and delta-rs for Delta tables,
+//! with no server to run.
 //!
-//! This crate currently holds the engine's SQL front end: [`placeholders::bind_positional`], which
-//! turns the `?` placeholders of lakeorm's query API into DataFusion's `$n` parameters with a real
-//! SQL tokenizer, so that values are always bound and never spliced into SQL text. The `Driver`
-//! implementation over DataFusion and delta-rs is built on top of it.
+//! [`EmbeddedDriver`] implements lakeorm's `Driver`: it executes every plan natively on Delta
+//! tables (appends, merges for upserts, updates and key deletes, predicate deletes, compaction,
+//! vacuum, statistics) and answers SQL through DataFusion, with tables visible by name. The `?`
+//! placeholders of lakeorm's query API are rewritten to DataFusion's `$n` on SQL tokens
+//! ([`placeholders::bind_positional`]), so values are always bound, never spliced.
+//!
+//! SQL is parsed with DataFusion's Databricks dialect, so Spark SQL such as backtick identifiers
+//! runs unchanged. What differs from Spark: `MERGE`, `UPDATE` and `DELETE` statements are not
+//! available as SQL (use the Client's `upsert`, `update` and `delete`), and functions DataFusion
+//! lacks fail at planning time with the function named.
 
+mod catalog;
+mod delta;
+mod driver;
+mod errors;
+mod params;
 pub mod placeholders;
+
+pub use driver::EmbeddedDriver;
+
+/// The DataFusion version the engine runs on, for users who reach its native handles.
+pub use datafusion;

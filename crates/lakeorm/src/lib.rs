@@ -28,11 +28,35 @@
 //! A Client is composed of three seams: a [`Driver`] (how to connect and execute), a
 //! [`Dialect`] (Delta or Iceberg semantics) and a [`Backend`] (where the bytes live).
 
+mod client;
+mod dataframe;
+#[cfg(feature = "embedded")]
+mod local;
+mod maintain;
+mod metrics;
+mod options;
+mod query;
+mod query_builder;
+
+pub use arrow;
+pub use client::{Client, WriteReport, open};
+pub use dataframe::DataFrame;
+#[cfg(feature = "embedded")]
+pub use local::{DEFAULT_LAKE_PATH, LAKE_PATH_ENV, LocalBuilder, local};
+pub use maintain::Maintenance;
+pub use options::{ClientOptions, ConflictStrategy, InsertOptions, RetryPolicy, WritePath};
+pub use query::Query;
+pub use query_builder::{Order, QueryBuilder};
+
 pub use lakeorm_core::*;
 pub use lakeorm_derive::{Lake, Row};
 
 /// The storage backends ([`lakeorm_backends`]).
 pub use lakeorm_backends as backends;
+
+/// The embedded engine (DataFusion + delta-rs).
+#[cfg(feature = "embedded")]
+pub use lakeorm_datafusion as embedded;
 
 /// The Delta Lake dialect.
 #[cfg(feature = "delta")]

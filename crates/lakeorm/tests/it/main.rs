@@ -1,6 +1,7 @@
 //! Integration tests of the model layer: the derive, the projection, the decoder, validation and
 //! strict JSON.
 
+mod client;
 mod decode;
 mod json;
 mod models;

@@ -1,0 +1,206 @@
+//! The lake's tables as DataFusion sees them.
+//!
+//! A [`LakeSchemaProvider`] is the default schema of the engine's session. It maps table names to
+//! Delta tables under the Backend's `tables/` prefix: a name it has not seen is looked up there
+//! on first use (so tables written by another process are visible by name), and a table whose
+//! log has moved on since its provider was built is refreshed before the query is planned. Swaps
+//! happen inside the provider's own map, so a concurrent query never sees a table missing.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::error::DataFusionError;
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use lakeorm_core::backend::TABLES_DIR;
+use lakeorm_core::{Backend, Error, Location, Result};
+use object_store::ObjectStore;
+use url::Url;
+
+use crate::errors;
+
+/// A registered table: its Delta handle and the provider built from its current snapshot.
+#[derive(Clone)]
+struct Entry {
+    table: DeltaTable,
+    provider: Arc<dyn TableProvider>,
+}
+
+pub(crate) struct LakeSchemaProvider {
+    backend: Arc<dyn Backend>,
+    store: Arc<dyn ObjectStore>,
+    tables: RwLock<HashMap<String, Entry>>,
+}
+
+impl fmt::Debug for LakeSchemaProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LakeSchemaProvider")
+            .field("root", &self.backend.root().as_str())
+            .field("tables", &self.table_names())
+            .finish()
+    }
+}
+
+/// The `Url` delta-rs expects for a table directory (with a trailing slash).
+pub(crate) fn table_url(location: &Location) -> Result<Url> {
+    let mut text = location.as_str().to_owned();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    Url::parse(&text).map_err(|e| Error::Config(format!("`{text}` is not a table URL: {e}")))
+}
+
+impl LakeSchemaProvider {
+    pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
+        let store = backend.object_store();
+        LakeSchemaProvider {
+            backend,
+            store,
+            tables: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// An unloaded handle on the Delta table at `location`, on the backend's store.
+    pub(crate) fn handle(&self, location: &Location) -> Result<DeltaTable> {
+        let url = table_url(location)?;
+        DeltaTableBuilder::from_url(url.clone())
+            .and_then(|b| b.with_storage_backend(Arc::clone(&self.store), url).build())
+            .map_err(|e| errors::delta(location.as_str(), "open", e))
+    }
+
+    /// Loads the table at `location`, or `None` if there is no Delta table there.
+    pub(crate) async fn load(&self, location: &Location) -> Result<Option<DeltaTable>> {
+        // The kernel reports a missing local directory as a generic kernel error; a directory
+        // without a log is simply not a table yet.
+        if let Some(dir) = location.to_file_path()
+            && !dir.join("_delta_log").is_dir()
+        {
+            return Ok(None);
+        }
+        let mut table = self.handle(location)?;
+        match table.load().await {
+            Ok(()) => Ok(Some(table)),
+            Err(deltalake::DeltaTableError::NotATable(_))
+            | Err(deltalake::DeltaTableError::InvalidTableLocation(_)) => Ok(None),
+            Err(e) => Err(errors::delta(location.as_str(), "load", e)),
+        }
+    }
+
+    /// The latest state of a registered or discoverable table.
+    pub(crate) async fn latest(
+        &self,
+        name: &str,
+        location: &Location,
+    ) -> Result<Option<DeltaTable>> {
+        let known = self.read().get(name).map(|e| e.table.clone());
+        match known {
+            Some(mut table) => {
+                table
+                    .update_state()
+                    .await
+                    .map_err(|e| errors::delta(name, "refresh", e))?;
+                Ok(Some(table))
+            }
+            None => self.load(location).await,
+        }
+    }
+
+    /// Registers (or replaces) `name` with the state in `table`.
+    pub(crate) async fn register(&self, name: &str, table: DeltaTable) -> Result<()> {
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| errors::datafusion(&format!("registering `{name}`"), e))?;
+        self.tables
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), Entry { table, provider });
+        Ok(())
+    }
+
+    /// Registers every Delta table under the backend's `tables/` prefix.
+    pub(crate) async fn discover(&self) -> Result<Vec<String>> {
+        let prefix = self.backend.root().join(TABLES_DIR);
+        let listing = match self
+            .store
+            .list_with_delimiter(Some(&self.backend.store_path(&prefix)))
+            .await
+        {
+            Ok(listing) => listing,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::storage(&prefix, e)),
+        };
+        let mut found = Vec::new();
+        for dir in listing.common_prefixes {
+            let Some(name) = dir.filename().map(str::to_owned) else {
+                continue;
+            };
+            if let Some(table) = self.load(&prefix.join(&name)).await? {
+                self.register(&name, table).await?;
+                found.push(name);
+            }
+        }
+        Ok(found)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
+        self.tables.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The provider for `name`, refreshed if the table has new commits.
+    async fn fresh_provider(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let entry = self.read().get(name).cloned();
+        let Some(entry) = entry else {
+            // Not seen yet: maybe another process created it.
+            let location = self.backend.table_location(name);
+            return match self.load(&location).await? {
+                Some(table) => {
+                    self.register(name, table).await?;
+                    Ok(self.read().get(name).map(|e| Arc::clone(&e.provider)))
+                }
+                None => Ok(None),
+            };
+        };
+        let latest = entry
+            .table
+            .get_latest_version()
+            .await
+            .map_err(|e| errors::delta(name, "refresh", e))?;
+        if Some(latest) == entry.table.version() {
+            return Ok(Some(entry.provider));
+        }
+        let mut table = entry.table;
+        table
+            .update_state()
+            .await
+            .map_err(|e| errors::delta(name, "refresh", e))?;
+        self.register(name, table).await?;
+        Ok(self.read().get(name).map(|e| Arc::clone(&e.provider)))
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for LakeSchemaProvider {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+        self.fresh_provider(name)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.read().contains_key(name)
+    }
+}

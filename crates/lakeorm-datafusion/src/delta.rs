@@ -1,0 +1,414 @@
+//! Execution of lakeorm plans on Delta tables through delta-rs' operation builders.
+//!
+//! SQL `MERGE`/`UPDATE`/`DELETE` are not available on Delta tables through DataFusion, so every
+//! write is carried out natively: appends with `write`, upserts, updates and key deletes with
+//! `merge`, predicate deletes with `delete`, and maintenance with `optimize` and `vacuum`.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::logical_expr::{Expr, lit};
+use datafusion::prelude::{DataFrame, SessionContext};
+use deltalake::DeltaTable;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::operations::optimize::OptimizeType;
+use deltalake::protocol::SaveMode;
+use lakeorm_core::{
+    Error, ExecMetrics, INGEST_ID_COLUMN, LakeSchema, MergeAction, Partition, Result, Statement,
+    TableSpec, WriteSource,
+};
+
+use crate::catalog::LakeSchemaProvider;
+use crate::errors;
+use crate::params::to_scalars;
+use crate::placeholders::bind_positional;
+
+/// `"name"`, quoted for delta-rs' expression parser (which keeps case).
+fn quoted(column: &str) -> String {
+    format!("\"{}\"", column.replace('"', "\"\""))
+}
+
+/// Every column of the table, system column last.
+fn table_columns(schema: &LakeSchema) -> Vec<String> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.column.clone())
+        .chain(std::iter::once(INGEST_ID_COLUMN.to_owned()))
+        .collect()
+}
+
+fn batches(source: WriteSource, table: &str) -> Result<Vec<RecordBatch>> {
+    match source {
+        WriteSource::Batches(batches) => {
+            Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
+        }
+        WriteSource::Staged { location, .. } => Err(Error::unsupported(
+            format!("reading staged Parquet at {location} into `{table}`"),
+            "the embedded engine",
+            "write batches directly; the embedded engine runs in-process, so staging buys nothing",
+        )),
+    }
+}
+
+pub(crate) struct DeltaOps<'a> {
+    pub(crate) catalog: &'a LakeSchemaProvider,
+}
+
+impl DeltaOps<'_> {
+    async fn current(&self, spec: &TableSpec) -> Result<DeltaTable> {
+        let location = location(spec)?;
+        self.catalog
+            .latest(&spec.table.name, location)
+            .await?
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "table `{}` does not exist at {location}; call client.migrate::<Model>() first",
+                    spec.table.name
+                ))
+            })
+    }
+
+    async fn publish(&self, spec: &TableSpec, table: DeltaTable) -> Result<Option<i64>> {
+        let version = table.version().and_then(|v| i64::try_from(v).ok());
+        self.catalog.register(&spec.table.name, table).await?;
+        Ok(version)
+    }
+
+    pub(crate) async fn create(&self, spec: &TableSpec) -> Result<ExecMetrics> {
+        let name = &spec.table.name;
+        let location = location(spec)?;
+        if let Some(existing) = self.catalog.load(location).await? {
+            let version = self.publish(spec, existing).await?;
+            return Ok(ExecMetrics {
+                version,
+                ..Default::default()
+            });
+        }
+        let arrow: &SchemaRef = spec.schema.table_arrow_schema();
+        let kernel: StructType = arrow
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| errors::delta(name, "create", e.into()))?;
+        let mut partitions = Vec::new();
+        for (field, partition) in spec.schema.partitions() {
+            if partition != Partition::Identity {
+                return Err(Error::unsupported(
+                    format!("partition = \"{partition}\" on `{}`", field.column),
+                    "Delta tables",
+                    "Delta partitions by identity only",
+                ));
+            }
+            partitions.push(field.column.clone());
+        }
+        let table = self
+            .catalog
+            .handle(location)?
+            .create()
+            .with_table_name(name.clone())
+            .with_columns(kernel.fields().cloned())
+            .with_partition_columns(partitions)
+            .with_configuration(
+                spec.properties
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone()))),
+            )
+            .with_raise_if_key_not_exists(false)
+            .with_save_mode(SaveMode::Ignore)
+            .await
+            .map_err(|e| errors::delta(name, "create", e))?;
+        let version = self.publish(spec, table).await?;
+        Ok(ExecMetrics {
+            version,
+            ..Default::default()
+        })
+    }
+
+    pub(crate) async fn append(
+        &self,
+        spec: &TableSpec,
+        source: WriteSource,
+    ) -> Result<ExecMetrics> {
+        let name = &spec.table.name;
+        let batches = batches(source, name)?;
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if batches.is_empty() {
+            return Ok(ExecMetrics::default());
+        }
+        let table = self
+            .current(spec)
+            .await?
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .await
+            .map_err(|e| errors::delta(name, "append", e))?;
+        let version = self.publish(spec, table).await?;
+        Ok(ExecMetrics {
+            rows_inserted: rows,
+            version,
+            ..Default::default()
+        })
+    }
+
+    /// Upserts, keyed updates and keyed deletes are all merges of a source on key columns.
+    pub(crate) async fn merge(
+        &self,
+        spec: &TableSpec,
+        source: WriteSource,
+        keys: &[String],
+        kind: MergeKind,
+    ) -> Result<ExecMetrics> {
+        let name = &spec.table.name;
+        let batches = batches(source, name)?;
+        if batches.is_empty() {
+            return Ok(ExecMetrics::default());
+        }
+        let source_ctx = SessionContext::new();
+        let source = source_ctx
+            .read_batches(batches)
+            .map_err(|e| errors::datafusion("reading the merge source", e))?;
+        let table = self.current(spec).await?;
+        if kind == MergeKind::Upsert(MergeAction::Error) {
+            self.refuse_existing_keys(spec, &table, &source, keys)
+                .await?;
+        }
+        let predicate = keys
+            .iter()
+            .map(|k| format!("target.{0} = source.{0}", quoted(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let columns = table_columns(&spec.schema);
+        let non_keys: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
+        let mut builder = table
+            .merge(source, predicate)
+            .with_source_alias("source")
+            .with_target_alias("target");
+        let map = |e| errors::delta(name, "merge", e);
+        let update_all = |u: deltalake::operations::merge::UpdateBuilder| {
+            non_keys.iter().fold(u, |u, c| {
+                u.update(quoted(c), format!("source.{}", quoted(c)))
+            })
+        };
+        builder = match kind {
+            MergeKind::Upsert(MergeAction::Update) | MergeKind::Update if !non_keys.is_empty() => {
+                builder.when_matched_update(update_all).map_err(map)?
+            }
+            MergeKind::Delete => builder.when_matched_delete(|d| d).map_err(map)?,
+            _ => builder,
+        };
+        if let MergeKind::Upsert(_) = kind {
+            builder = builder
+                .when_not_matched_insert(|i| {
+                    columns
+                        .iter()
+                        .fold(i, |i, c| i.set(quoted(c), format!("source.{}", quoted(c))))
+                })
+                .map_err(map)?;
+        }
+        let (table, metrics) = builder.await.map_err(map)?;
+        let version = self.publish(spec, table).await?;
+        Ok(ExecMetrics {
+            rows_inserted: metrics.num_target_rows_inserted as u64,
+            rows_updated: metrics.num_target_rows_updated as u64,
+            rows_deleted: metrics.num_target_rows_deleted as u64,
+            files_added: metrics.num_target_files_added as u64,
+            files_removed: metrics.num_target_files_removed as u64,
+            version,
+            ..Default::default()
+        })
+    }
+
+    /// `on_conflict(Error)`: fails, writing nothing, if any source key already exists in the
+    /// snapshot the merge will run against. (A row committed by a concurrent writer between
+    /// this check and the merge is not caught; the merge itself then upserts it.)
+    async fn refuse_existing_keys(
+        &self,
+        spec: &TableSpec,
+        table: &DeltaTable,
+        source: &DataFrame,
+        keys: &[String],
+    ) -> Result<()> {
+        let check = SessionContext::new();
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| errors::datafusion("reading the target", e))?;
+        let register = |name: &str, provider| {
+            check
+                .register_table(name, provider)
+                .map(|_| ())
+                .map_err(|e| errors::datafusion("checking for existing keys", e))
+        };
+        register("target", provider)?;
+        register("source", source.clone().into_view())?;
+        let on = keys
+            .iter()
+            .map(|k| format!("target.{0} = source.{0}", quoted(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let existing = check
+            .sql(&format!("SELECT 1 FROM target JOIN source ON {on}"))
+            .await
+            .map_err(|e| errors::datafusion("checking for existing keys", e))?
+            .count()
+            .await
+            .map_err(|e| errors::datafusion("checking for existing keys", e))?;
+        if existing > 0 {
+            return Err(Error::DuplicateKey {
+                table: spec.table.to_string(),
+                keys: keys.to_vec(),
+                rows: existing as u64,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn delete_where(
+        &self,
+        spec: &TableSpec,
+        predicate: &Statement,
+    ) -> Result<ExecMetrics> {
+        let name = &spec.table.name;
+        let table = self.current(spec).await?;
+        let expr = bound_expr(&spec.schema, predicate)?;
+        let (table, metrics) = table
+            .delete()
+            .with_predicate(expr)
+            .await
+            .map_err(|e| errors::delta(name, "delete", e))?;
+        let version = self.publish(spec, table).await?;
+        Ok(ExecMetrics {
+            rows_deleted: metrics.num_deleted_rows.unwrap_or(0) as u64,
+            files_added: metrics.num_added_files as u64,
+            files_removed: metrics.num_removed_files as u64,
+            version,
+            ..Default::default()
+        })
+    }
+
+    pub(crate) async fn optimize(
+        &self,
+        spec: &TableSpec,
+        target_size: Option<u64>,
+    ) -> Result<ExecMetrics> {
+        let name = &spec.table.name;
+        let table = self.current(spec).await?;
+        let mut builder = table.optimize().with_type(OptimizeType::Compact);
+        if let Some(size) = target_size.and_then(std::num::NonZeroU64::new) {
+            builder = builder.with_target_size(size);
+        }
+        let (table, metrics) = builder
+            .await
+            .map_err(|e| errors::delta(name, "optimize", e))?;
+        let version = self.publish(spec, table).await?;
+        Ok(ExecMetrics {
+            files_added: metrics.num_files_added,
+            files_removed: metrics.num_files_removed,
+            version,
+            ..Default::default()
+        })
+    }
+
+    pub(crate) async fn vacuum(
+        &self,
+        spec: &TableSpec,
+        retention: std::time::Duration,
+    ) -> Result<ExecMetrics> {
+        let name = &spec.table.name;
+        let table = self.current(spec).await?;
+        let retention = chrono::Duration::from_std(retention)
+            .map_err(|_| Error::Config(format!("vacuum retention {retention:?} is too long")))?;
+        let (table, metrics) = table
+            .vacuum()
+            .with_retention_period(retention)
+            .with_enforce_retention_duration(false)
+            .await
+            .map_err(|e| errors::delta(name, "vacuum", e))?;
+        let version = self.publish(spec, table).await?;
+        Ok(ExecMetrics {
+            files_removed: metrics.files_deleted.len() as u64,
+            version,
+            ..Default::default()
+        })
+    }
+
+    pub(crate) async fn stats(&self, spec: &TableSpec) -> Result<lakeorm_core::TableStats> {
+        let name = &spec.table.name;
+        let table = self.current(spec).await?;
+        let snapshot = table
+            .snapshot()
+            .map_err(|e| errors::delta(name, "stats", e))?;
+        let files = snapshot.log_data();
+        let (rows, bytes) = files.iter().fold((0u64, 0u64), |(r, b), f| {
+            (
+                r + f.num_records().unwrap_or(0) as u64,
+                b + u64::try_from(f.size()).unwrap_or(0),
+            )
+        });
+        Ok(lakeorm_core::TableStats {
+            version: i64::try_from(snapshot.version()).unwrap_or(i64::MAX),
+            files: files.num_files() as u64,
+            rows,
+            bytes,
+        })
+    }
+}
+
+/// How a merge treats matched and unmatched source rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MergeKind {
+    /// Insert unmatched rows; matched rows per the action.
+    Upsert(MergeAction),
+    /// Update matched rows only.
+    Update,
+    /// Delete matched rows.
+    Delete,
+}
+
+fn location(spec: &TableSpec) -> Result<&lakeorm_core::Location> {
+    spec.location
+        .as_ref()
+        .ok_or_else(|| Error::Config(format!("table `{}` has no location", spec.table)))
+}
+
+/// Parses a SQL predicate against the table's schema and binds its `?` parameters as literal
+/// values in the expression tree (never into the SQL text).
+fn bound_expr(schema: &LakeSchema, predicate: &Statement) -> Result<Expr> {
+    let (sql, count) = bind_positional(&predicate.sql)?;
+    if count != predicate.params.len() {
+        return Err(Error::Sql {
+            message: format!(
+                "`{}` has {count} placeholder(s) but {} parameter(s) were bound",
+                predicate.sql,
+                predicate.params.len()
+            ),
+        });
+    }
+    let df_schema = DFSchema::try_from(schema.table_arrow_schema().as_ref().clone())
+        .map_err(|e| errors::datafusion("preparing a predicate", e))?;
+    let ctx = SessionContext::new();
+    let expr = ctx
+        .parse_sql_expr(&sql, &df_schema)
+        .map_err(|e| Error::Sql {
+            message: format!("invalid predicate `{}`: {e}", predicate.sql),
+        })?;
+    let values: Vec<ScalarValue> = to_scalars(&predicate.params)?;
+    let bound = expr
+        .transform(|e| {
+            if let Expr::Placeholder(p) = &e {
+                let index =
+                    p.id.trim_start_matches('$')
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| i.checked_sub(1));
+                if let Some(value) = index.and_then(|i| values.get(i)) {
+                    return Ok(Transformed::yes(lit(value.clone())));
+                }
+            }
+            Ok(Transformed::no(e))
+        })
+        .map_err(|e| errors::datafusion("binding predicate parameters", e))?;
+    Ok(bound.data)
+}

@@ -1,0 +1,255 @@
+//! `EmbeddedDriver`: the in-process engine.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use datafusion::catalog::SchemaProvider;
+use datafusion::config::Dialect as SqlDialect;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+use lakeorm_core::{
+    Backend, DriverCapabilities, Error, ExecContext, ExecMetrics, ExecutionPlan, Predicate,
+    QueryResult, Result, Statement, TableFormat, TableSpec, TableStats, WriteSource,
+};
+use url::Url;
+
+use crate::catalog::LakeSchemaProvider;
+use crate::delta::{DeltaOps, MergeKind};
+use crate::errors::{self, ENGINE};
+use crate::params::to_scalars;
+use crate::placeholders::bind_positional;
+
+/// The embedded engine: DataFusion for SQL and delta-rs for Delta tables, in this process.
+///
+/// Tables under the Backend's `tables/` prefix are visible to SQL by name (unqualified) without
+/// registration; tables created or changed by another process are picked up at the next query.
+pub struct EmbeddedDriver {
+    ctx: SessionContext,
+    catalog: Arc<LakeSchemaProvider>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for EmbeddedDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedDriver")
+            .field("tables", &self.catalog.table_names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedDriver {
+    /// Opens the engine on `backend`'s lake and registers the tables it already holds.
+    pub async fn open(backend: Arc<dyn Backend>) -> Result<Self> {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("lakeorm", "default");
+        // Spark-like SQL: backtick identifiers, Spark's literal and function syntax where
+        // DataFusion supports it.
+        config.options_mut().sql_parser.dialect = SqlDialect::Databricks;
+        let ctx = SessionContext::new_with_config(config);
+        let store = backend.object_store();
+        let root = backend.root().as_url();
+        let store_url = Url::parse(&format!(
+            "{}://{}",
+            root.scheme(),
+            root.host_str().unwrap_or("")
+        ))
+        .map_err(|e| Error::Config(format!("backend root {root}: {e}")))?;
+        ctx.register_object_store(&store_url, store);
+
+        let catalog = Arc::new(LakeSchemaProvider::new(backend));
+        let default_catalog = ctx
+            .catalog("lakeorm")
+            .ok_or_else(|| Error::Config("the engine's default catalog is missing".into()))?;
+        default_catalog
+            .register_schema("default", Arc::clone(&catalog) as Arc<dyn SchemaProvider>)
+            .map_err(|e| errors::datafusion("registering the lake schema", e))?;
+        let found = catalog.discover().await?;
+        tracing::debug!(tables = ?found, "embedded engine opened");
+        Ok(EmbeddedDriver {
+            ctx,
+            catalog,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The DataFusion session queries run in (tables are registered in it by name).
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Config("the embedded engine is closed".into()));
+        }
+        Ok(())
+    }
+
+    fn ops(&self) -> DeltaOps<'_> {
+        DeltaOps {
+            catalog: &self.catalog,
+        }
+    }
+
+    async fn dataframe(&self, statement: &Statement) -> Result<datafusion::prelude::DataFrame> {
+        let (sql, count) = bind_positional(&statement.sql)?;
+        if count != statement.params.len() {
+            return Err(Error::Sql {
+                message: format!(
+                    "`{}` has {count} placeholder(s) but {} parameter(s) were bound",
+                    statement.sql,
+                    statement.params.len()
+                ),
+            });
+        }
+        let df = self.ctx.sql(&sql).await.map_err(|e| Error::Sql {
+            message: e.to_string(),
+        })?;
+        if statement.params.is_empty() {
+            return Ok(df);
+        }
+        df.with_param_values(to_scalars(&statement.params)?)
+            .map_err(|e| Error::Sql {
+                message: e.to_string(),
+            })
+    }
+}
+
+fn delta_only(table: &TableSpec) -> Result<()> {
+    match table.format {
+        TableFormat::Delta => Ok(()),
+        other => Err(Error::unsupported(
+            format!("{other} tables"),
+            "the embedded engine",
+            "the embedded engine writes Delta tables; use the Delta dialect, or Spark Connect for Iceberg",
+        )),
+    }
+}
+
+#[async_trait]
+impl lakeorm_core::Driver for EmbeddedDriver {
+    fn name(&self) -> &str {
+        ENGINE
+    }
+
+    fn capabilities(&self) -> DriverCapabilities {
+        DriverCapabilities {
+            formats: vec![TableFormat::Delta],
+            merge: true,
+            update: true,
+            delete: true,
+            staged_writes: false,
+            maintenance: true,
+            time_travel: true,
+        }
+    }
+
+    async fn execute(&self, plan: ExecutionPlan, _ctx: ExecContext<'_>) -> Result<ExecMetrics> {
+        self.check_open()?;
+        if let Some(table) = plan.table() {
+            delta_only(table)?;
+        }
+        let ops = self.ops();
+        match plan {
+            ExecutionPlan::CreateTable { table } => ops.create(&table).await,
+            ExecutionPlan::Append { table, source, .. } => ops.append(&table, source).await,
+            ExecutionPlan::Merge {
+                table,
+                source,
+                keys,
+                on_match,
+                ..
+            } => {
+                ops.merge(&table, source, &keys, MergeKind::Upsert(on_match))
+                    .await
+            }
+            ExecutionPlan::Update {
+                table,
+                source,
+                keys,
+                ..
+            } => ops.merge(&table, source, &keys, MergeKind::Update).await,
+            ExecutionPlan::Delete { table, predicate } => match predicate {
+                Predicate::Keys { columns, values } => {
+                    ops.merge(
+                        &table,
+                        WriteSource::Batches(vec![values]),
+                        &columns,
+                        MergeKind::Delete,
+                    )
+                    .await
+                }
+                Predicate::Sql(statement) => ops.delete_where(&table, &statement).await,
+            },
+            ExecutionPlan::Optimize { table, target_size } => {
+                ops.optimize(&table, target_size).await
+            }
+            ExecutionPlan::Vacuum { table, retention } => ops.vacuum(&table, retention).await,
+            ExecutionPlan::Exec(statement) => {
+                let df = self.dataframe(&statement).await?;
+                let batches = df
+                    .collect()
+                    .await
+                    .map_err(|e| errors::datafusion("exec", e))?;
+                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                Ok(ExecMetrics {
+                    rows_inserted: rows,
+                    ..Default::default()
+                })
+            }
+            other => Err(Error::unsupported(
+                other.operation(),
+                ENGINE,
+                "not an operation of this engine",
+            )),
+        }
+    }
+
+    async fn query(&self, statement: Statement, _ctx: ExecContext<'_>) -> Result<QueryResult> {
+        self.check_open()?;
+        let df = self.dataframe(&statement).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let native = df.clone();
+        let stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| errors::datafusion("query", e))?;
+        let batches = stream
+            .map(|batch| batch.map_err(|e| errors::datafusion("query", e)))
+            .boxed();
+        Ok(QueryResult {
+            schema,
+            batches,
+            native: Some(Box::new(native)),
+        })
+    }
+
+    async fn stats(&self, table: &TableSpec, _ctx: ExecContext<'_>) -> Result<TableStats> {
+        self.check_open()?;
+        delta_only(table)?;
+        self.ops().stats(table).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.check_open()?;
+        self.ctx
+            .sql("SELECT 1")
+            .await
+            .map_err(|e| errors::datafusion("ping", e))?
+            .collect()
+            .await
+            .map_err(|e| errors::datafusion("ping", e))?;
+        Ok(())
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

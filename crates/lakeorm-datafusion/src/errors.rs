@@ -1,0 +1,27 @@
+//! Engine errors as lakeorm errors: commit conflicts become the retryable
+//! [`Error::CommitConflict`], everything else an [`Error::Engine`] naming the operation.
+
+use datafusion::error::DataFusionError;
+use deltalake::DeltaTableError;
+use deltalake::kernel::transaction::TransactionError;
+use lakeorm_core::Error;
+
+pub(crate) const ENGINE: &str = "embedded";
+
+pub(crate) fn delta(table: &str, operation: &str, error: DeltaTableError) -> Error {
+    match &error {
+        DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_),
+        }
+        | DeltaTableError::VersionAlreadyExists(_) => Error::CommitConflict {
+            table: table.to_owned(),
+            attempts: 1,
+            message: error.to_string(),
+        },
+        _ => Error::engine(ENGINE, format!("{operation} on `{table}`"), false, error),
+    }
+}
+
+pub(crate) fn datafusion(operation: &str, error: DataFusionError) -> Error {
+    Error::engine(ENGINE, operation, false, error)
+}

@@ -1,0 +1,521 @@
+//! The `Client`: one Driver, one Dialect, one Backend, and everything an application does with a
+//! lake — migrate, write, read, maintain.
+//!
+//! The Client is a service, not a thin wrapper: it validates records before any I/O, stamps
+//! `auto` fields and the ingest id, decides between append and merge from the model's keys,
+//! checks the engine's capabilities up front, retries optimistic-commit conflicts with backoff,
+//! and records every operation in tracing spans and Prometheus metrics. It never branches on
+//! which engine it has.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use lakeorm_core::{
+    Backend, Dialect, Driver, Error, ExecContext, ExecMetrics, ExecutionPlan, IngestId, Lake,
+    MergeAction, Param, Predicate, QueryResult, Result, Row, Statement, TableSpec, WriteSource,
+};
+use tracing::Instrument;
+
+use crate::dataframe::DataFrame;
+use crate::maintain::Maintenance;
+use crate::metrics::Metrics;
+use crate::options::{ClientOptions, ConflictStrategy, InsertOptions, WritePath};
+use crate::query_builder::QueryBuilder;
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// The write's id, stamped on every row it wrote.
+    pub ingest_id: IngestId,
+    /// Rows handed to the write.
+    pub rows: u64,
+    /// What the engine reports.
+    pub metrics: ExecMetrics,
+}
+
+/// A lake client: cheap to clone, safe to share across tasks.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    driver: Arc<dyn Driver>,
+    dialect: Arc<dyn Dialect>,
+    backend: Arc<dyn Backend>,
+    options: ClientOptions,
+    metrics: Metrics,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("driver", &self.inner.driver.name())
+            .field("dialect", &self.inner.dialect.name())
+            .field("backend", &self.inner.backend.name())
+            .field("root", &self.inner.backend.root().as_str())
+            .finish()
+    }
+}
+
+/// Composes a client from a driver, a dialect and a backend, with default options.
+///
+/// Performs no I/O; call [`Client::ping`] to check the engine.
+pub fn open(driver: impl Driver, dialect: impl Dialect, backend: impl Backend) -> Client {
+    Client::with_options(
+        Arc::new(driver),
+        Arc::new(dialect),
+        Arc::new(backend),
+        ClientOptions::default(),
+    )
+}
+
+impl Client {
+    /// Composes a client from shared parts and options.
+    pub fn with_options(
+        driver: Arc<dyn Driver>,
+        dialect: Arc<dyn Dialect>,
+        backend: Arc<dyn Backend>,
+        options: ClientOptions,
+    ) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                driver,
+                dialect,
+                backend,
+                options,
+                metrics: Metrics::new(),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The driver.
+    pub fn driver(&self) -> &Arc<dyn Driver> {
+        &self.inner.driver
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> &Arc<dyn Dialect> {
+        &self.inner.dialect
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    /// The options the client was opened with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// The Prometheus registry holding this client's metrics (rows and bytes written,
+    /// operations, errors and latency per operation).
+    pub fn metrics_registry(&self) -> &prometheus::Registry {
+        self.inner.metrics.registry()
+    }
+
+    pub(crate) fn ctx(&self) -> ExecContext<'_> {
+        ExecContext {
+            dialect: self.inner.dialect.as_ref(),
+            backend: self.inner.backend.as_ref(),
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Config("the client is closed".into()));
+        }
+        Ok(())
+    }
+
+    /// The table spec of model `T` as this client's dialect and backend see it.
+    pub fn table_spec<T: Row>(&self) -> Result<TableSpec> {
+        let schema = T::schema();
+        let dialect = &self.inner.dialect;
+        let backend = &self.inner.backend;
+        let location = backend.engine_location(
+            &backend.table_location(schema.table()),
+            self.inner.driver.flavor(),
+        )?;
+        Ok(TableSpec {
+            table: dialect.table_ref(schema.table()),
+            format: dialect.format(),
+            location: Some(location),
+            schema: schema.clone(),
+            properties: Default::default(),
+        })
+    }
+
+    /// Runs a plan with the retry policy, inside a span, recording metrics.
+    pub(crate) async fn run(&self, plan: ExecutionPlan, rows: u64) -> Result<ExecMetrics> {
+        self.check_open()?;
+        let operation = plan.operation();
+        let table = plan
+            .table()
+            .map(|t| t.table.to_string())
+            .unwrap_or_default();
+        let span = tracing::info_span!("lakeorm", operation, table = %table, rows);
+        let started = Instant::now();
+        let retry = &self.inner.options.retry;
+        let mut attempt = 0u32;
+        let result = async {
+            loop {
+                match self.inner.driver.execute(plan.clone(), self.ctx()).await {
+                    Ok(mut metrics) => {
+                        metrics.retries = attempt;
+                        break Ok(metrics);
+                    }
+                    Err(e) if e.is_retryable() && attempt < retry.max_retries => {
+                        let delay = retry.delay(attempt);
+                        tracing::warn!(attempt, ?delay, error = %e, "retrying after a retryable error");
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                    }
+                    Err(e) => break Err(e),
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+        let elapsed = started.elapsed();
+        self.inner.metrics.observe(
+            operation,
+            &table,
+            rows,
+            result.as_ref().map_err(|_| ()),
+            elapsed,
+        );
+        result.map(|mut m| {
+            m.duration = elapsed;
+            m
+        })
+    }
+
+    /// Creates the table of model `T` if it does not exist, with its partitioning and the
+    /// `_ingest_id` system column.
+    pub async fn migrate<T: Lake>(&self) -> Result<ExecMetrics> {
+        let table = self.table_spec::<T>()?;
+        self.inner.dialect.check_schema(&table.schema)?;
+        self.run(ExecutionPlan::CreateTable { table }, 0).await
+    }
+
+    /// Validates and writes `records` with default options.
+    ///
+    /// A model with `merge_key` fields upserts on them; otherwise rows are appended. Nothing is
+    /// written if any record is invalid: the error lists every failure of every record.
+    pub async fn insert<T: Lake + Clone>(&self, records: &[T]) -> Result<WriteReport> {
+        self.insert_with(records, InsertOptions::default()).await
+    }
+
+    /// Validates and writes `records` with `options`.
+    pub async fn insert_with<T: Lake + Clone>(
+        &self,
+        records: &[T],
+        options: InsertOptions,
+    ) -> Result<WriteReport> {
+        let schema = T::schema();
+        let merge_keys: Vec<String> = schema.merge_key().map(|f| f.column.clone()).collect();
+        let primary_key: Vec<String> = schema.primary_key().map(|f| f.column.clone()).collect();
+        let shape = match (options.on_conflict, merge_keys.is_empty()) {
+            (None, true) => WriteShape::Append,
+            (None, false) => WriteShape::Merge(merge_keys, MergeAction::Update),
+            (Some(strategy), _) => {
+                let keys = if primary_key.is_empty() {
+                    merge_keys
+                } else {
+                    primary_key
+                };
+                if keys.is_empty() {
+                    return Err(Error::InvalidModel {
+                        model: schema.type_name().into(),
+                        reason: "an on-conflict strategy needs #[lake(pk)] or #[lake(merge_key)] fields to detect conflicts".into(),
+                    });
+                }
+                let action = match strategy {
+                    ConflictStrategy::Error => MergeAction::Error,
+                    ConflictStrategy::Ignore => MergeAction::Ignore,
+                    ConflictStrategy::Update => MergeAction::Update,
+                };
+                WriteShape::Merge(keys, action)
+            }
+        };
+        self.write(records, shape, &options).await
+    }
+
+    /// Inserts `records`, or updates the rows whose key (merge key, else primary key) exists.
+    pub async fn upsert<T: Lake + Clone>(&self, records: &[T]) -> Result<WriteReport> {
+        let keys = row_key::<T>("upsert")?;
+        self.write(
+            records,
+            WriteShape::Merge(keys, MergeAction::Update),
+            &InsertOptions::default(),
+        )
+        .await
+    }
+
+    /// Overwrites the rows whose primary key matches one of `records`; records whose key does
+    /// not exist are not inserted.
+    pub async fn update<T: Lake + Clone>(&self, records: &[T]) -> Result<WriteReport> {
+        let keys = primary_key::<T>("update")?;
+        self.write(records, WriteShape::Update(keys), &InsertOptions::default())
+            .await
+    }
+
+    /// Deletes the rows whose primary key matches one of `records`.
+    pub async fn delete<T: Lake>(&self, records: &[T]) -> Result<WriteReport> {
+        let keys = primary_key::<T>("delete")?;
+        if !self.inner.driver.capabilities().delete {
+            return Err(Error::unsupported(
+                "delete",
+                self.inner.driver.name(),
+                "the engine cannot delete rows",
+            ));
+        }
+        let ingest_id = IngestId::new();
+        let batch = T::to_record_batch(records)?;
+        let indices = keys
+            .iter()
+            .map(|k| batch.schema().index_of(k))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let values = batch.project(&indices)?;
+        let table = self.table_spec::<T>()?;
+        let metrics = self
+            .run(
+                ExecutionPlan::Delete {
+                    table,
+                    predicate: Predicate::Keys {
+                        columns: keys,
+                        values,
+                    },
+                },
+                records.len() as u64,
+            )
+            .await?;
+        Ok(WriteReport {
+            ingest_id,
+            rows: records.len() as u64,
+            metrics,
+        })
+    }
+
+    /// Deletes the rows of `T`'s table matching a SQL predicate with `?` parameters, e.g.
+    /// `client.delete_where::<User>("country = ? AND age < ?", vec!["GB".into(), 18.into()])`.
+    pub async fn delete_where<T: Lake>(
+        &self,
+        predicate: &str,
+        params: Vec<Param>,
+    ) -> Result<ExecMetrics> {
+        let table = self.table_spec::<T>()?;
+        self.run(
+            ExecutionPlan::Delete {
+                table,
+                predicate: Predicate::Sql(Statement::with_params(predicate, params)),
+            },
+            0,
+        )
+        .await
+    }
+
+    async fn write<T: Lake + Clone>(
+        &self,
+        records: &[T],
+        shape: WriteShape,
+        options: &InsertOptions,
+    ) -> Result<WriteReport> {
+        self.check_open()?;
+        lakeorm_core::validate(records)?;
+        let ingest_id = IngestId::new();
+        let now = chrono::Utc::now();
+        let batch = if T::schema().auto_fields().next().is_some() {
+            let mut stamped = records.to_vec();
+            for record in &mut stamped {
+                record.stamp_auto(now);
+            }
+            T::to_table_batch(&stamped, &ingest_id)?
+        } else {
+            T::to_table_batch(records, &ingest_id)?
+        };
+        let capabilities = self.inner.driver.capabilities();
+        if options.write_path == WritePath::ObjectStorage && !capabilities.staged_writes {
+            return Err(Error::unsupported(
+                "writing through staged Parquet (via_object_storage)",
+                self.inner.driver.name(),
+                "this engine takes batches directly; use the default write path",
+            ));
+        }
+        let needed = match &shape {
+            WriteShape::Append => true,
+            WriteShape::Merge(..) => capabilities.merge,
+            WriteShape::Update(_) => capabilities.update,
+        };
+        if !needed {
+            return Err(Error::unsupported(
+                shape.operation(),
+                self.inner.driver.name(),
+                "the engine cannot modify rows in place",
+            ));
+        }
+        let table = self.table_spec::<T>()?;
+        let source = WriteSource::Batches(vec![batch]);
+        let plan = match shape {
+            WriteShape::Append => ExecutionPlan::Append {
+                table,
+                source,
+                ingest_id,
+            },
+            WriteShape::Merge(keys, on_match) => ExecutionPlan::Merge {
+                table,
+                source,
+                keys,
+                on_match,
+                ingest_id,
+            },
+            WriteShape::Update(keys) => ExecutionPlan::Update {
+                table,
+                source,
+                keys,
+                ingest_id,
+            },
+        };
+        let rows = records.len() as u64;
+        let metrics = self.run(plan, rows).await?;
+        tracing::info!(%ingest_id, rows, "write committed");
+        Ok(WriteReport {
+            ingest_id,
+            rows,
+            metrics,
+        })
+    }
+
+    /// Runs a statement for its effect, with `?` parameters bound (never spliced).
+    pub async fn exec(&self, sql: &str, params: Vec<Param>) -> Result<ExecMetrics> {
+        self.run(ExecutionPlan::Exec(Statement::with_params(sql, params)), 0)
+            .await
+    }
+
+    /// Runs a query and returns its result as a stream of Arrow batches.
+    pub async fn query_batches(&self, statement: Statement) -> Result<QueryResult> {
+        self.check_open()?;
+        let span = tracing::info_span!("lakeorm", operation = "query", sql = %statement.sql);
+        let started = Instant::now();
+        let result = self
+            .inner
+            .driver
+            .query(statement, self.ctx())
+            .instrument(span)
+            .await;
+        let outcome = result.as_ref().map(|_| &NO_WRITES).map_err(|_| ());
+        self.inner
+            .metrics
+            .observe("query", "", 0, outcome, started.elapsed());
+        result
+    }
+
+    /// An untyped, lazily consumed result of `sql` with `?` parameters.
+    pub async fn dataframe(&self, sql: &str, params: Vec<Param>) -> Result<DataFrame> {
+        let statement = Statement::with_params(sql, params);
+        let result = self.query_batches(statement.clone()).await?;
+        Ok(DataFrame::new(self.clone(), statement, result))
+    }
+
+    /// A builder for queries whose shape is only known at run time.
+    pub fn query(&self) -> QueryBuilder {
+        QueryBuilder::new(self.clone())
+    }
+
+    /// Maintenance of model tables: compaction, vacuum and statistics.
+    pub fn maintain(&self) -> Maintenance<'_> {
+        Maintenance::new(self)
+    }
+
+    /// Checks that the engine answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.check_open()?;
+        self.inner.driver.ping().await
+    }
+
+    /// Closes the driver's sessions; later calls fail. Closing twice is harmless.
+    pub async fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.driver.close().await
+    }
+}
+
+/// What a read reports to the write metrics.
+static NO_WRITES: ExecMetrics = ExecMetrics {
+    rows_inserted: 0,
+    rows_updated: 0,
+    rows_deleted: 0,
+    files_added: 0,
+    files_removed: 0,
+    bytes_written: 0,
+    version: None,
+    retries: 0,
+    duration: Duration::ZERO,
+};
+
+enum WriteShape {
+    Append,
+    Merge(Vec<String>, MergeAction),
+    Update(Vec<String>),
+}
+
+impl WriteShape {
+    fn operation(&self) -> &'static str {
+        match self {
+            WriteShape::Append => "append",
+            WriteShape::Merge(..) => "merge (upsert)",
+            WriteShape::Update(_) => "update",
+        }
+    }
+}
+
+fn primary_key<T: Row>(operation: &str) -> Result<Vec<String>> {
+    let schema = T::schema();
+    let keys: Vec<String> = schema.primary_key().map(|f| f.column.clone()).collect();
+    if keys.is_empty() {
+        return Err(Error::InvalidModel {
+            model: schema.type_name().into(),
+            reason: format!("{operation} by key needs #[lake(pk)] on the key field(s)"),
+        });
+    }
+    Ok(keys)
+}
+
+fn row_key<T: Row>(operation: &str) -> Result<Vec<String>> {
+    let schema = T::schema();
+    let keys: Vec<String> = schema
+        .row_key()
+        .into_iter()
+        .map(|f| f.column.clone())
+        .collect();
+    if keys.is_empty() {
+        return Err(Error::InvalidModel {
+            model: schema.type_name().into(),
+            reason: format!(
+                "{operation} needs #[lake(merge_key)] or #[lake(pk)] on the field(s) that identify a row"
+            ),
+        });
+    }
+    Ok(keys)
+}
+
+/// How long to wait before retry `attempt` (0-based): exponential backoff with jitter, capped.
+pub(crate) fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16));
+    let capped = exp.min(cap);
+    // Full jitter from the clock's sub-second noise: enough to de-synchronise writers without a
+    // random-number dependency.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let fraction = f64::from(nanos % 1000) / 1000.0;
+    capped.mul_f64(0.5 + fraction / 2.0)
+}

@@ -1,0 +1,47 @@
+//! Table maintenance: compaction, vacuum and statistics.
+
+use std::time::Duration;
+
+use lakeorm_core::{ExecMetrics, ExecutionPlan, Lake, Result, TableStats};
+
+use crate::client::Client;
+
+/// Maintenance of the tables of a [`Client`]'s models.
+#[derive(Debug)]
+pub struct Maintenance<'a> {
+    client: &'a Client,
+}
+
+impl<'a> Maintenance<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Maintenance { client }
+    }
+
+    /// Compacts the small files of `T`'s table (aiming at the engine's default file size).
+    pub async fn optimize<T: Lake>(&self) -> Result<ExecMetrics> {
+        let table = self.client.table_spec::<T>()?;
+        self.client
+            .run(
+                ExecutionPlan::Optimize {
+                    table,
+                    target_size: None,
+                },
+                0,
+            )
+            .await
+    }
+
+    /// Deletes files of `T`'s table that no version newer than `retention` references.
+    pub async fn vacuum<T: Lake>(&self, retention: Duration) -> Result<ExecMetrics> {
+        let table = self.client.table_spec::<T>()?;
+        self.client
+            .run(ExecutionPlan::Vacuum { table, retention }, 0)
+            .await
+    }
+
+    /// The version, file count, rows and bytes of `T`'s table.
+    pub async fn stats<T: Lake>(&self) -> Result<TableStats> {
+        let table = self.client.table_spec::<T>()?;
+        self.client.driver().stats(&table, self.client.ctx()).await
+    }
+}
