@@ -9,8 +9,6 @@ use anyhow::{Context, Result};
 /// A comparison to report: in `group`, `subject` against each of `peers`.
 struct Comparison {
     bench: &'static str,
-    /// Extra cargo flags (the projection benchmark needs no engine).
-    flags: &'static [&'static str],
     package: &'static str,
     group: &'static str,
     subject: &'static str,
@@ -20,7 +18,6 @@ struct Comparison {
 const COMPARISONS: &[Comparison] = &[
     Comparison {
         bench: "client",
-        flags: &[],
         package: "lakeorm",
         group: "client-insert",
         subject: "lakeorm",
@@ -28,7 +25,6 @@ const COMPARISONS: &[Comparison] = &[
     },
     Comparison {
         bench: "client",
-        flags: &[],
         package: "lakeorm",
         group: "client-query",
         subject: "lakeorm",
@@ -36,16 +32,14 @@ const COMPARISONS: &[Comparison] = &[
     },
     Comparison {
         bench: "projection",
-        flags: &["--no-default-features"],
-        package: "lakeorm",
+        package: "lakeorm-core",
         group: "encode",
         subject: "lakeorm",
         peers: &["hand-written", "serde_arrow"],
     },
     Comparison {
         bench: "projection",
-        flags: &["--no-default-features"],
-        package: "lakeorm",
+        package: "lakeorm-core",
         group: "decode",
         subject: "lakeorm",
         peers: &["hand-written", "serde_arrow"],
@@ -85,32 +79,27 @@ fn mean_ns(target: &Path, group: &str, function: &str) -> Result<f64> {
         .with_context(|| format!("no mean in {}", path.display()))
 }
 
-pub(crate) fn run(root: &Path, filter: Option<&str>) -> Result<()> {
-    let mut benches: Vec<(&str, &str, &[&str])> = COMPARISONS
+pub(crate) fn run(root: &Path, filter: Option<&str>, criterion: &[String]) -> Result<()> {
+    // A filter names a benchmark (`projection`, `client`) or a group (`encode`, `client-insert`).
+    let selected: Vec<&Comparison> = COMPARISONS
         .iter()
-        .map(|c| (c.package, c.bench, c.flags))
+        .filter(|c| filter.is_none_or(|f| c.bench == f || c.group.contains(f)))
         .collect();
+    let mut benches: Vec<(&str, &str)> = selected.iter().map(|c| (c.package, c.bench)).collect();
     benches.dedup();
-    for (package, bench, flags) in benches {
-        let mut args = vec!["bench", "--locked", "-p", package, "--bench", bench];
-        args.extend_from_slice(flags);
-        args.push("--");
-        if let Some(f) = filter {
-            args.push(f);
-        }
+    for (package, bench) in benches {
+        let mut args = vec!["bench", "--locked", "-p", package, "--bench", bench, "--"];
+        args.extend(criterion.iter().map(String::as_str));
         crate::cargo(root, &args, &[])?;
     }
     let target = target_dir(root)?;
     println!("\nRatios (time per batch; lower is faster):");
-    for c in COMPARISONS {
-        if filter.is_some_and(|f| !c.group.contains(f) && !c.subject.contains(f)) {
-            continue;
-        }
+    for c in selected {
         let subject = mean_ns(&target, c.group, c.subject)?;
         for peer in c.peers {
             let other = mean_ns(&target, c.group, peer)?;
             println!(
-                "  {:<8} {} = {:>8.2} ms, {} = {:>8.2} ms  →  {} is {:.2}× the time of {} ({:.2}× as fast)",
+                "  {:<14} {} = {:>8.2} ms, {} = {:>8.2} ms  →  {} takes {:.2}× the time of {} ({:.2}× as fast)",
                 c.group,
                 c.subject,
                 subject / 1e6,

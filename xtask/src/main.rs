@@ -31,8 +31,11 @@ enum Task {
     },
     /// Run the benchmarks and print ratios against their peers.
     Bench {
-        /// Only benchmarks whose name contains this text.
+        /// Only this benchmark (`projection`, `client`) or the groups whose name contains this.
         filter: Option<String>,
+        /// Arguments for criterion, after `--` (e.g. `-- --measurement-time 15`).
+        #[arg(last = true)]
+        criterion: Vec<String>,
     },
 }
 
@@ -41,7 +44,7 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     match cli.command {
         Task::Ci { tests_only } => ci(&root, tests_only),
-        Task::Bench { filter } => bench::run(&root, filter.as_deref()),
+        Task::Bench { filter, criterion } => bench::run(&root, filter.as_deref(), &criterion),
     }
 }
 

@@ -221,11 +221,10 @@ impl StringReader {
             DataType::Utf8 => StringReader::Utf8(array.as_string::<i32>().clone()),
             DataType::LargeUtf8 => StringReader::Large(array.as_string::<i64>().clone()),
             DataType::Utf8View => StringReader::View(array.as_string_view().clone()),
+            // All-NULL columns, and dictionary-encoded strings (how engines return string
+            // partition columns); a dictionary of anything else is a type mismatch.
             DataType::Null | DataType::Dictionary(..) => {
-                let array = coerce(array, &DataType::Utf8, expected).or_else(|_| {
-                    arrow::compute::cast(array, &DataType::Utf8)
-                        .map_err(|_| DecodeError::type_mismatch(expected, array.data_type()))
-                })?;
+                let array = coerce(array, &DataType::Utf8, expected)?;
                 StringReader::Utf8(array.as_string::<i32>().clone())
             }
             other => return Err(DecodeError::type_mismatch(expected, other)),
@@ -235,14 +234,22 @@ impl StringReader {
     /// The text at `row`, or a NULL error.
     #[inline]
     pub fn str(&self, row: usize) -> Result<&str, DecodeError> {
-        if self.is_null(row) {
-            return Err(DecodeError::null(row));
+        fn value<A: Array>(
+            a: &A,
+            row: usize,
+            get: impl Fn(&A, usize) -> &str,
+        ) -> Result<&str, DecodeError> {
+            if a.is_null(row) {
+                Err(DecodeError::null(row))
+            } else {
+                Ok(get(a, row))
+            }
         }
-        Ok(match self {
-            StringReader::Utf8(a) => a.value(row),
-            StringReader::Large(a) => a.value(row),
-            StringReader::View(a) => a.value(row),
-        })
+        match self {
+            StringReader::Utf8(a) => value(a, row, |a, i| a.value(i)),
+            StringReader::Large(a) => value(a, row, |a, i| a.value(i)),
+            StringReader::View(a) => value(a, row, |a, i| a.value(i)),
+        }
     }
 }
 
@@ -1191,6 +1198,31 @@ mod tests {
         round_trip(vec![vec![Some(1i64), None], vec![], vec![Some(3)]]);
         round_trip(vec![Some(vec!["a".to_string()]), None]);
         round_trip(vec![vec![vec![1u8, 2]], vec![]]);
+    }
+
+    #[test]
+    fn dictionary_strings_decode_and_dictionaries_of_numbers_do_not() {
+        use arrow::array::{DictionaryArray, Int32Array};
+        use arrow::datatypes::UInt16Type;
+        let strings: DictionaryArray<UInt16Type> =
+            vec![Some("GB"), None, Some("GB")].into_iter().collect();
+        let array: ArrayRef = Arc::new(strings);
+        let reader = <Option<String>>::reader(&array, &LakeType::String).unwrap();
+        let values: Vec<_> = (0..3)
+            .map(|i| <Option<String>>::read(&reader, i).unwrap())
+            .collect();
+        assert_eq!(
+            values,
+            [Some("GB".to_string()), None, Some("GB".to_string())]
+        );
+
+        let numbers = DictionaryArray::<UInt16Type>::try_new(
+            vec![0u16].into(),
+            Arc::new(Int32Array::from(vec![7])),
+        )
+        .unwrap();
+        let array: ArrayRef = Arc::new(numbers);
+        assert!(String::reader(&array, &LakeType::String).is_err());
     }
 
     #[test]

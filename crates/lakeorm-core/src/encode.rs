@@ -14,8 +14,13 @@ use crate::lake::Row;
 
 /// A value that cannot be represented in its column (a decimal with too many digits, a JSON
 /// field that fails to serialize, a list too long for 32-bit offsets).
+///
+/// Boxed, so that the `Result` every appended value returns stays one pointer wide.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodeError {
+pub struct EncodeError(Box<EncodeInner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EncodeInner {
     path: Vec<String>,
     row: Option<usize>,
     message: String,
@@ -24,48 +29,48 @@ pub struct EncodeError {
 impl EncodeError {
     /// A new error about the value being encoded.
     pub fn new(message: impl Into<String>) -> Self {
-        EncodeError {
+        EncodeError(Box::new(EncodeInner {
             path: Vec::new(),
             row: None,
             message: message.into(),
-        }
+        }))
     }
 
     /// Prefixes the column path (called by the enclosing struct, outermost last).
     pub fn in_column(mut self, column: &str) -> Self {
-        self.path.insert(0, column.to_owned());
+        self.0.path.insert(0, column.to_owned());
         self
     }
 
     /// Records the row index, unless a deeper level already did.
     pub fn at_row(mut self, row: usize) -> Self {
-        self.row.get_or_insert(row);
+        self.0.row.get_or_insert(row);
         self
     }
 
     /// The dotted column path (`address.city`).
     pub fn column(&self) -> String {
-        self.path.join(".")
+        self.0.path.join(".")
     }
 
     /// The row index within the encoded slice.
     pub fn row(&self) -> Option<usize> {
-        self.row
+        self.0.row
     }
 
     /// What went wrong.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "lakeorm: cannot encode column `{}`", self.column())?;
-        if let Some(row) = self.row {
+        if let Some(row) = self.0.row {
             write!(f, " (row {row})")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.0.message)
     }
 }
 

@@ -58,11 +58,6 @@ pub trait Lake: Row + Sync {
     }
 }
 
-/// The schema of a model (shorthand for `T::schema()`).
-pub fn schema_of<T: Row>() -> &'static LakeSchema {
-    T::schema()
-}
-
 /// The fingerprint of a model's schema; see [`LakeSchema::fingerprint`].
 pub fn schema_fingerprint<T: Lake>() -> String {
     T::schema().fingerprint()

@@ -39,7 +39,7 @@ pub use error::{
 };
 pub use ingest::IngestId;
 pub use json::{JsonError, from_json, from_json_array};
-pub use lake::{Lake, Row, schema_fingerprint, schema_of};
+pub use lake::{Lake, Row, schema_fingerprint};
 pub use location::Location;
 pub use plan::{
     ExecMetrics, ExecutionPlan, MergeAction, Param, Predicate, Statement, TableFormat, TableRef,

@@ -113,7 +113,8 @@ pub fn validate<T: Lake>(records: &[T]) -> Result<(), ValidationError> {
     ValidationError::new(T::schema().type_name(), all).into_result()
 }
 
-type CustomFn = Arc<dyn Fn(&dyn Any) -> Result<(), String> + Send + Sync>;
+/// A registered rule; `None` when the value is not of the type the rule was registered for.
+type CustomFn = Arc<dyn Fn(&dyn Any) -> Option<Result<(), String>> + Send + Sync>;
 
 struct Registered {
     type_name: &'static str,
@@ -139,10 +140,7 @@ where
     T: Any,
     F: Fn(&T) -> Result<(), String> + Send + Sync + 'static,
 {
-    let check: CustomFn = Arc::new(move |value: &dyn Any| match value.downcast_ref::<T>() {
-        Some(value) => check(value),
-        None => Err(format!("expects `{}`", std::any::type_name::<T>())),
-    });
+    let check: CustomFn = Arc::new(move |value: &dyn Any| value.downcast_ref::<T>().map(&check));
     let entry = Registered {
         type_name: std::any::type_name::<T>(),
         check,
@@ -166,13 +164,12 @@ pub fn run_custom<T: Any>(name: &str, value: &T) -> Result<(), String> {
             }
         }
     };
-    if expects != std::any::type_name::<T>() {
-        return Err(format!(
+    check(value).unwrap_or_else(|| {
+        Err(format!(
             "validator `{name}` takes `{expects}`, but the field is `{}`",
             std::any::type_name::<T>()
-        ));
-    }
-    check(value)
+        ))
+    })
 }
 
 /// Text-like values for the `email`, `url`, `uuid` and `regex` rules; `None` (an absent

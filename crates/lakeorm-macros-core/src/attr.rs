@@ -173,6 +173,17 @@ pub(crate) struct Container {
 const CONTAINER_KEYS: &str = "table, rename_all, crate";
 const FIELD_KEYS: &str = "pk, merge_key, column, partition, indexed, sortable, nullable, json, auto, validate, skip, decimal";
 
+/// Consumes the value of an unknown key (`= …` or `(…)`), so that the keys after it are still
+/// parsed and reported.
+fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _: syn::Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _ = meta.parse_nested_meta(|_| Ok(()));
+    }
+    Ok(())
+}
+
 fn lake_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|a| a.path().is_ident("lake"))
 }
@@ -220,12 +231,7 @@ fn parse_container_attrs(cx: &mut Ctxt, input: &DeriveInput) -> ContainerAttrs {
                     )
                 };
                 cx.error_at(span, hint);
-                // Skip the value, if any, so that later keys are still parsed.
-                if meta.input.peek(syn::Token![=]) {
-                    let _: syn::Expr = meta.value()?.parse()?;
-                } else if meta.input.peek(syn::token::Paren) {
-                    let _ = meta.parse_nested_meta(|_| Ok(()));
-                }
+                skip_value(&meta)?;
             }
             Ok(())
         });
@@ -324,11 +330,7 @@ fn parse_field_attrs(cx: &mut Ctxt, field: &syn::Field) -> FieldAttrs {
                         format!("unknown field attribute `{key}`; expected one of: {FIELD_KEYS}")
                     };
                     cx.error_at(span, hint);
-                    if meta.input.peek(syn::Token![=]) {
-                        let _: syn::Expr = meta.value()?.parse()?;
-                    } else if meta.input.peek(syn::token::Paren) {
-                        let _ = meta.parse_nested_meta(|_| Ok(()));
-                    }
+                    skip_value(&meta)?;
                 }
             }
             Ok(())
@@ -414,4 +416,39 @@ pub(crate) fn parse(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> Optio
         table,
         fields,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_grammar() {
+        assert_eq!(Transform::parse("bucket(16)"), Ok(Transform::Bucket(16)));
+        assert_eq!(
+            Transform::parse(" truncate( 4 ) "),
+            Ok(Transform::Truncate(4))
+        );
+        assert_eq!(Transform::parse("day"), Ok(Transform::Day));
+        assert!(Transform::parse("bucket(0)").is_err());
+        assert!(
+            Transform::parse("bucket(x)")
+                .unwrap_err()
+                .contains("bucket(16)")
+        );
+        assert!(
+            Transform::parse("weekly")
+                .unwrap_err()
+                .contains("unknown partition")
+        );
+        for (text, expected) in [
+            ("identity", Transform::Identity),
+            ("truncate(3)", Transform::Truncate(3)),
+            ("year", Transform::Year),
+            ("month", Transform::Month),
+            ("hour", Transform::Hour),
+        ] {
+            assert_eq!(Transform::parse(text), Ok(expected));
+        }
+    }
 }

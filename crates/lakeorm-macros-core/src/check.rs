@@ -65,11 +65,10 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
     let mut columns = 0usize;
     for field in &container.fields {
         let a = &field.attrs;
-        if let Some(skip) = &a.skip {
+        if a.skip.is_some() {
             for (name, span) in a.all_but_skip() {
                 cx.error_at(span, format!("`{name}` has no effect on a `skip`ped field"));
             }
-            let _ = skip;
             continue;
         }
         columns += 1;
@@ -139,7 +138,7 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
         }
 
         // JSON columns are opaque text.
-        if let Some(j) = &a.json {
+        if a.json.is_some() {
             if let Some(d) = &a.decimal {
                 cx.error_at(
                     d.span,
@@ -155,7 +154,6 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
             if let Some(auto) = &a.auto {
                 cx.error_at(auto.span, "`auto` contradicts `json`");
             }
-            let _ = j;
         } else {
             let decimal_type = is_decimal(&field.ty);
             match (&a.decimal, decimal_type) {

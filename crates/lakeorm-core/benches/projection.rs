@@ -1,7 +1,7 @@
 //! The generated Arrow projection and decoder against the two peers a user would otherwise
 //! pick: `serde_arrow` (serde-driven) and a hand-written loop over arrow's builders.
 //!
-//! Same rows, same Arrow schema, batches of 64k rows of a six-field record. `cargo xtask bench`
+//! It lives in the core crate so that it builds without an engine. Same rows, same Arrow schema, batches of 64k rows of a six-field record. `cargo xtask bench`
 //! prints the ratios; the targets are ≥ 2× serde_arrow and ≤ 1.1× the hand-written loop.
 
 use std::hint::black_box;
@@ -14,12 +14,13 @@ use arrow::array::{
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lakeorm::{Lake, Row};
+use lakeorm_core::{Lake, Row};
 use serde::{Deserialize, Serialize};
 
 const ROWS: usize = 65_536;
 
-#[derive(Lake, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(lakeorm_derive::Lake, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[lake(crate = "lakeorm_core")]
 struct Event {
     #[lake(pk)]
     id: i64,
