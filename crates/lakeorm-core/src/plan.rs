@@ -325,6 +325,16 @@ impl ExecutionPlan {
         }
     }
 
+    /// The write's id, for plans that write rows.
+    pub fn ingest_id(&self) -> Option<&IngestId> {
+        match self {
+            ExecutionPlan::Append { ingest_id, .. }
+            | ExecutionPlan::Merge { ingest_id, .. }
+            | ExecutionPlan::Update { ingest_id, .. } => Some(ingest_id),
+            _ => None,
+        }
+    }
+
     /// The target table, if the plan has one.
     pub fn table(&self) -> Option<&TableSpec> {
         match self {

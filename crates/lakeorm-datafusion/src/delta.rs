@@ -16,14 +16,14 @@ use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
 use lakeorm_core::{
-    Error, ExecMetrics, INGEST_ID_COLUMN, LakeSchema, MergeAction, Partition, Result, Statement,
-    TableSpec, WriteSource,
+    Error, ExecMetrics, INGEST_ID_COLUMN, LakeSchema, MergeAction, Result, Statement, TableSpec,
+    WriteSource,
 };
 
 use crate::catalog::LakeSchemaProvider;
 use crate::errors;
 use crate::params::to_scalars;
-use crate::placeholders::bind_positional;
+use crate::placeholders::bind_statement;
 
 /// `"name"`, quoted for delta-rs' expression parser (which keeps case).
 fn quoted(column: &str) -> String {
@@ -38,6 +38,14 @@ fn table_columns(schema: &LakeSchema) -> Vec<String> {
         .map(|f| f.column.clone())
         .chain(std::iter::once(INGEST_ID_COLUMN.to_owned()))
         .collect()
+}
+
+/// The join condition of a merge or key check on `keys`.
+fn key_join(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("target.{0} = source.{0}", quoted(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 fn batches(source: WriteSource, table: &str) -> Result<Vec<RecordBatch>> {
@@ -92,17 +100,12 @@ impl DeltaOps<'_> {
             .as_ref()
             .try_into_kernel()
             .map_err(|e| errors::delta(name, "create", e.into()))?;
-        let mut partitions = Vec::new();
-        for (field, partition) in spec.schema.partitions() {
-            if partition != Partition::Identity {
-                return Err(Error::unsupported(
-                    format!("partition = \"{partition}\" on `{}`", field.column),
-                    "Delta tables",
-                    "Delta partitions by identity only",
-                ));
-            }
-            partitions.push(field.column.clone());
-        }
+        // The Delta dialect has already rejected transforms other than identity.
+        let partitions: Vec<String> = spec
+            .schema
+            .partitions()
+            .map(|(field, _)| field.column.clone())
+            .collect();
         let table = self
             .catalog
             .handle(location)?
@@ -174,11 +177,7 @@ impl DeltaOps<'_> {
             self.refuse_existing_keys(spec, &table, &source, keys)
                 .await?;
         }
-        let predicate = keys
-            .iter()
-            .map(|k| format!("target.{0} = source.{0}", quoted(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let predicate = key_join(keys);
         let columns = table_columns(&spec.schema);
         let non_keys: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
         let mut builder = table
@@ -243,13 +242,11 @@ impl DeltaOps<'_> {
         };
         register("target", provider)?;
         register("source", source.clone().into_view())?;
-        let on = keys
-            .iter()
-            .map(|k| format!("target.{0} = source.{0}", quoted(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
         let existing = check
-            .sql(&format!("SELECT 1 FROM target JOIN source ON {on}"))
+            .sql(&format!(
+                "SELECT 1 FROM target JOIN source ON {}",
+                key_join(keys)
+            ))
             .await
             .map_err(|e| errors::datafusion("checking for existing keys", e))?
             .count()
@@ -376,16 +373,7 @@ fn location(spec: &TableSpec) -> Result<&lakeorm_core::Location> {
 /// Parses a SQL predicate against the table's schema and binds its `?` parameters as literal
 /// values in the expression tree (never into the SQL text).
 fn bound_expr(schema: &LakeSchema, predicate: &Statement) -> Result<Expr> {
-    let (sql, count) = bind_positional(&predicate.sql)?;
-    if count != predicate.params.len() {
-        return Err(Error::Sql {
-            message: format!(
-                "`{}` has {count} placeholder(s) but {} parameter(s) were bound",
-                predicate.sql,
-                predicate.params.len()
-            ),
-        });
-    }
+    let sql = bind_statement(predicate)?;
     let df_schema = DFSchema::try_from(schema.table_arrow_schema().as_ref().clone())
         .map_err(|e| errors::datafusion("preparing a predicate", e))?;
     let ctx = SessionContext::new();

@@ -19,7 +19,7 @@ use crate::catalog::LakeSchemaProvider;
 use crate::delta::{DeltaOps, MergeKind};
 use crate::errors::{self, ENGINE};
 use crate::params::to_scalars;
-use crate::placeholders::bind_positional;
+use crate::placeholders::bind_statement;
 
 /// The embedded engine: DataFusion for SQL and delta-rs for Delta tables, in this process.
 ///
@@ -94,16 +94,7 @@ impl EmbeddedDriver {
     }
 
     async fn dataframe(&self, statement: &Statement) -> Result<datafusion::prelude::DataFrame> {
-        let (sql, count) = bind_positional(&statement.sql)?;
-        if count != statement.params.len() {
-            return Err(Error::Sql {
-                message: format!(
-                    "`{}` has {count} placeholder(s) but {} parameter(s) were bound",
-                    statement.sql,
-                    statement.params.len()
-                ),
-            });
-        }
+        let sql = bind_statement(statement)?;
         let df = self.ctx.sql(&sql).await.map_err(|e| Error::Sql {
             message: e.to_string(),
         })?;
@@ -142,18 +133,21 @@ impl lakeorm_core::Driver for EmbeddedDriver {
             delete: true,
             staged_writes: false,
             maintenance: true,
-            time_travel: true,
+            time_travel: false,
         }
     }
 
-    async fn execute(&self, plan: ExecutionPlan, _ctx: ExecContext<'_>) -> Result<ExecMetrics> {
+    async fn execute(&self, plan: ExecutionPlan, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
         self.check_open()?;
         if let Some(table) = plan.table() {
             delta_only(table)?;
         }
         let ops = self.ops();
         match plan {
-            ExecutionPlan::CreateTable { table } => ops.create(&table).await,
+            ExecutionPlan::CreateTable { table } => {
+                ctx.dialect.check_schema(&table.schema)?;
+                ops.create(&table).await
+            }
             ExecutionPlan::Append { table, source, .. } => ops.append(&table, source).await,
             ExecutionPlan::Merge {
                 table,
@@ -188,16 +182,13 @@ impl lakeorm_core::Driver for EmbeddedDriver {
             }
             ExecutionPlan::Vacuum { table, retention } => ops.vacuum(&table, retention).await,
             ExecutionPlan::Exec(statement) => {
-                let df = self.dataframe(&statement).await?;
-                let batches = df
+                // Run for the effect; a statement's own result rows are not write metrics.
+                self.dataframe(&statement)
+                    .await?
                     .collect()
                     .await
                     .map_err(|e| errors::datafusion("exec", e))?;
-                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                Ok(ExecMetrics {
-                    rows_inserted: rows,
-                    ..Default::default()
-                })
+                Ok(ExecMetrics::default())
             }
             other => Err(Error::unsupported(
                 other.operation(),

@@ -5,7 +5,7 @@
 //! literal, a quoted identifier or a comment is left alone, and everything else in the text is
 //! kept byte for byte.
 
-use lakeorm_core::{Error, Result};
+use lakeorm_core::{Error, Result, Statement};
 use sqlparser::dialect::DatabricksDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -71,6 +71,22 @@ pub fn bind_positional(sql: &str) -> Result<(String, usize)> {
     Ok((out, question_marks.len()))
 }
 
+/// The SQL of `statement` with `$n` placeholders, checked to have exactly one bound parameter
+/// per placeholder.
+pub fn bind_statement(statement: &Statement) -> Result<String> {
+    let (sql, count) = bind_positional(&statement.sql)?;
+    if count != statement.params.len() {
+        return Err(Error::Sql {
+            message: format!(
+                "`{}` has {count} placeholder(s) but {} parameter(s) were bound",
+                statement.sql,
+                statement.params.len()
+            ),
+        });
+    }
+    Ok(sql)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +124,16 @@ mod tests {
             ("SELECT $1".to_string(), 0)
         );
         assert!(bind_positional("SELECT $1, ?").is_err());
+    }
+
+    #[test]
+    fn statements_need_one_parameter_per_placeholder() {
+        let ok = Statement::with_params("a = ? AND b = ?", vec![1.into(), 2.into()]);
+        assert_eq!(bind_statement(&ok).unwrap(), "a = $1 AND b = $2");
+        let short = Statement::with_params("a = ? AND b = ?", vec![1.into()]);
+        assert!(
+            matches!(bind_statement(&short), Err(Error::Sql { message }) if message.contains("2 placeholder(s) but 1"))
+        );
     }
 
     #[test]
