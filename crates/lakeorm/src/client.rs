@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lakeorm_core::{
     Backend, Dialect, Driver, Error, ExecContext, ExecMetrics, ExecutionPlan, IngestId, Lake,
-    MergeAction, Param, Predicate, QueryResult, Result, Row, Statement, TableSpec, WriteSource,
+    LakeField, MergeAction, Param, Predicate, QueryResult, Result, Row, Statement, TableSpec,
+    WriteSource,
 };
 use tracing::Instrument;
 
@@ -150,15 +151,54 @@ impl Client {
         })
     }
 
-    /// Runs a plan with the retry policy, inside a span, recording metrics.
-    pub(crate) async fn run(&self, plan: ExecutionPlan, rows: u64) -> Result<ExecMetrics> {
+    /// Checks, before any work, that the engine can run `operation` on `table`'s format.
+    pub(crate) fn require(
+        &self,
+        operation: &str,
+        table: Option<&TableSpec>,
+        capable: bool,
+    ) -> Result<()> {
+        let driver = &self.inner.driver;
+        if let Some(table) = table
+            && !driver.capabilities().formats.contains(&table.format)
+        {
+            return Err(Error::unsupported(
+                format!("{operation} on {} table `{}`", table.format, table.table),
+                driver.name(),
+                format!("this engine does not handle {} tables", table.format),
+            ));
+        }
+        if !capable {
+            return Err(Error::unsupported(
+                operation,
+                driver.name(),
+                "the engine lacks this capability",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs a plan with the retry policy, inside a span carrying the table and ingest id,
+    /// recording metrics. `bytes` is the Arrow size of the rows the plan writes.
+    pub(crate) async fn run(
+        &self,
+        plan: ExecutionPlan,
+        rows: u64,
+        bytes: u64,
+    ) -> Result<ExecMetrics> {
         self.check_open()?;
         let operation = plan.operation();
+        self.require(operation, plan.table(), true)?;
         let table = plan
             .table()
             .map(|t| t.table.to_string())
             .unwrap_or_default();
-        let span = tracing::info_span!("lakeorm", operation, table = %table, rows);
+        let ingest_id = plan
+            .ingest_id()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let span =
+            tracing::info_span!("lakeorm", operation, table = %table, ingest_id = %ingest_id, rows);
         let started = Instant::now();
         let retry = &self.inner.options.retry;
         let mut attempt = 0u32;
@@ -182,13 +222,11 @@ impl Client {
         .instrument(span)
         .await;
         let elapsed = started.elapsed();
-        self.inner.metrics.observe(
-            operation,
-            &table,
-            rows,
-            result.as_ref().map_err(|_| ()),
-            elapsed,
-        );
+        let metrics = &self.inner.metrics;
+        metrics.operation(operation, elapsed, result.is_ok());
+        if result.is_ok() && rows > 0 {
+            metrics.written(&table, rows, bytes);
+        }
         result.map(|mut m| {
             m.duration = elapsed;
             m
@@ -200,7 +238,7 @@ impl Client {
     pub async fn migrate<T: Lake>(&self) -> Result<ExecMetrics> {
         let table = self.table_spec::<T>()?;
         self.inner.dialect.check_schema(&table.schema)?;
-        self.run(ExecutionPlan::CreateTable { table }, 0).await
+        self.run(ExecutionPlan::CreateTable { table }, 0, 0).await
     }
 
     /// Validates and writes `records` with default options.
@@ -218,23 +256,16 @@ impl Client {
         options: InsertOptions,
     ) -> Result<WriteReport> {
         let schema = T::schema();
-        let merge_keys: Vec<String> = schema.merge_key().map(|f| f.column.clone()).collect();
-        let primary_key: Vec<String> = schema.primary_key().map(|f| f.column.clone()).collect();
-        let shape = match (options.on_conflict, merge_keys.is_empty()) {
-            (None, true) => WriteShape::Append,
-            (None, false) => WriteShape::Merge(merge_keys, MergeAction::Update),
-            (Some(strategy), _) => {
-                let keys = if primary_key.is_empty() {
-                    merge_keys
+        let shape = match options.on_conflict {
+            None if schema.merge_key().next().is_none() => WriteShape::Append,
+            None => WriteShape::Merge(columns(schema.merge_key()), MergeAction::Update),
+            Some(strategy) => {
+                // Conflicts are collisions of the primary key, else of the merge key.
+                let keys = if schema.primary_key().next().is_some() {
+                    columns(schema.primary_key())
                 } else {
-                    primary_key
+                    keys::<T>("an on-conflict strategy", schema.merge_key())?
                 };
-                if keys.is_empty() {
-                    return Err(Error::InvalidModel {
-                        model: schema.type_name().into(),
-                        reason: "an on-conflict strategy needs #[lake(pk)] or #[lake(merge_key)] fields to detect conflicts".into(),
-                    });
-                }
                 let action = match strategy {
                     ConflictStrategy::Error => MergeAction::Error,
                     ConflictStrategy::Ignore => MergeAction::Ignore,
@@ -248,7 +279,7 @@ impl Client {
 
     /// Inserts `records`, or updates the rows whose key (merge key, else primary key) exists.
     pub async fn upsert<T: Lake + Clone>(&self, records: &[T]) -> Result<WriteReport> {
-        let keys = row_key::<T>("upsert")?;
+        let keys = keys::<T>("upsert", T::schema().row_key().into_iter())?;
         self.write(
             records,
             WriteShape::Merge(keys, MergeAction::Update),
@@ -260,46 +291,38 @@ impl Client {
     /// Overwrites the rows whose primary key matches one of `records`; records whose key does
     /// not exist are not inserted.
     pub async fn update<T: Lake + Clone>(&self, records: &[T]) -> Result<WriteReport> {
-        let keys = primary_key::<T>("update")?;
+        let keys = keys::<T>("update", T::schema().primary_key())?;
         self.write(records, WriteShape::Update(keys), &InsertOptions::default())
             .await
     }
 
     /// Deletes the rows whose primary key matches one of `records`.
-    pub async fn delete<T: Lake>(&self, records: &[T]) -> Result<WriteReport> {
-        let keys = primary_key::<T>("delete")?;
-        if !self.inner.driver.capabilities().delete {
-            return Err(Error::unsupported(
-                "delete",
-                self.inner.driver.name(),
-                "the engine cannot delete rows",
-            ));
-        }
-        let ingest_id = IngestId::new();
+    pub async fn delete<T: Lake>(&self, records: &[T]) -> Result<ExecMetrics> {
+        let keys = keys::<T>("delete", T::schema().primary_key())?;
+        let table = self.table_spec::<T>()?;
+        self.require(
+            "delete",
+            Some(&table),
+            self.inner.driver.capabilities().delete,
+        )?;
         let batch = T::to_record_batch(records)?;
         let indices = keys
             .iter()
             .map(|k| batch.schema().index_of(k))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let values = batch.project(&indices)?;
-        let table = self.table_spec::<T>()?;
-        let metrics = self
-            .run(
-                ExecutionPlan::Delete {
-                    table,
-                    predicate: Predicate::Keys {
-                        columns: keys,
-                        values,
-                    },
+        self.run(
+            ExecutionPlan::Delete {
+                table,
+                predicate: Predicate::Keys {
+                    columns: keys,
+                    values,
                 },
-                records.len() as u64,
-            )
-            .await?;
-        Ok(WriteReport {
-            ingest_id,
-            rows: records.len() as u64,
-            metrics,
-        })
+            },
+            0,
+            0,
+        )
+        .await
     }
 
     /// Deletes the rows of `T`'s table matching a SQL predicate with `?` parameters, e.g.
@@ -316,6 +339,7 @@ impl Client {
                 predicate: Predicate::Sql(Statement::with_params(predicate, params)),
             },
             0,
+            0,
         )
         .await
     }
@@ -327,18 +351,7 @@ impl Client {
         options: &InsertOptions,
     ) -> Result<WriteReport> {
         self.check_open()?;
-        lakeorm_core::validate(records)?;
-        let ingest_id = IngestId::new();
-        let now = chrono::Utc::now();
-        let batch = if T::schema().auto_fields().next().is_some() {
-            let mut stamped = records.to_vec();
-            for record in &mut stamped {
-                record.stamp_auto(now);
-            }
-            T::to_table_batch(&stamped, &ingest_id)?
-        } else {
-            T::to_table_batch(records, &ingest_id)?
-        };
+        let table = self.table_spec::<T>()?;
         let capabilities = self.inner.driver.capabilities();
         if options.write_path == WritePath::ObjectStorage && !capabilities.staged_writes {
             return Err(Error::unsupported(
@@ -347,19 +360,25 @@ impl Client {
                 "this engine takes batches directly; use the default write path",
             ));
         }
-        let needed = match &shape {
+        let capable = match &shape {
             WriteShape::Append => true,
             WriteShape::Merge(..) => capabilities.merge,
             WriteShape::Update(_) => capabilities.update,
         };
-        if !needed {
-            return Err(Error::unsupported(
-                shape.operation(),
-                self.inner.driver.name(),
-                "the engine cannot modify rows in place",
-            ));
-        }
-        let table = self.table_spec::<T>()?;
+        self.require(shape.operation(), Some(&table), capable)?;
+        lakeorm_core::validate(records)?;
+        let ingest_id = IngestId::new();
+        let batch = if T::schema().auto_fields().next().is_some() {
+            let now = chrono::Utc::now();
+            let mut stamped = records.to_vec();
+            for record in &mut stamped {
+                record.stamp_auto(now);
+            }
+            T::to_table_batch(&stamped, &ingest_id)?
+        } else {
+            T::to_table_batch(records, &ingest_id)?
+        };
+        let bytes = batch.get_array_memory_size() as u64;
         let source = WriteSource::Batches(vec![batch]);
         let plan = match shape {
             WriteShape::Append => ExecutionPlan::Append {
@@ -382,7 +401,7 @@ impl Client {
             },
         };
         let rows = records.len() as u64;
-        let metrics = self.run(plan, rows).await?;
+        let metrics = self.run(plan, rows, bytes).await?;
         tracing::info!(%ingest_id, rows, "write committed");
         Ok(WriteReport {
             ingest_id,
@@ -393,8 +412,12 @@ impl Client {
 
     /// Runs a statement for its effect, with `?` parameters bound (never spliced).
     pub async fn exec(&self, sql: &str, params: Vec<Param>) -> Result<ExecMetrics> {
-        self.run(ExecutionPlan::Exec(Statement::with_params(sql, params)), 0)
-            .await
+        self.run(
+            ExecutionPlan::Exec(Statement::with_params(sql, params)),
+            0,
+            0,
+        )
+        .await
     }
 
     /// Runs a query and returns its result as a stream of Arrow batches.
@@ -408,10 +431,9 @@ impl Client {
             .query(statement, self.ctx())
             .instrument(span)
             .await;
-        let outcome = result.as_ref().map(|_| &NO_WRITES).map_err(|_| ());
         self.inner
             .metrics
-            .observe("query", "", 0, outcome, started.elapsed());
+            .operation("query", started.elapsed(), result.is_ok());
         result
     }
 
@@ -447,19 +469,6 @@ impl Client {
     }
 }
 
-/// What a read reports to the write metrics.
-static NO_WRITES: ExecMetrics = ExecMetrics {
-    rows_inserted: 0,
-    rows_updated: 0,
-    rows_deleted: 0,
-    files_added: 0,
-    files_removed: 0,
-    bytes_written: 0,
-    version: None,
-    retries: 0,
-    duration: Duration::ZERO,
-};
-
 enum WriteShape {
     Append,
     Merge(Vec<String>, MergeAction),
@@ -476,46 +485,23 @@ impl WriteShape {
     }
 }
 
-fn primary_key<T: Row>(operation: &str) -> Result<Vec<String>> {
-    let schema = T::schema();
-    let keys: Vec<String> = schema.primary_key().map(|f| f.column.clone()).collect();
-    if keys.is_empty() {
-        return Err(Error::InvalidModel {
-            model: schema.type_name().into(),
-            reason: format!("{operation} by key needs #[lake(pk)] on the key field(s)"),
-        });
-    }
-    Ok(keys)
+fn columns<'a>(fields: impl Iterator<Item = &'a LakeField>) -> Vec<String> {
+    fields.map(|f| f.column.clone()).collect()
 }
 
-fn row_key<T: Row>(operation: &str) -> Result<Vec<String>> {
-    let schema = T::schema();
-    let keys: Vec<String> = schema
-        .row_key()
-        .into_iter()
-        .map(|f| f.column.clone())
-        .collect();
+/// The key columns `fields` of model `T`, or an error saying that `operation` needs keys.
+fn keys<'a, T: Row>(
+    operation: &str,
+    fields: impl Iterator<Item = &'a LakeField>,
+) -> Result<Vec<String>> {
+    let keys = columns(fields);
     if keys.is_empty() {
         return Err(Error::InvalidModel {
-            model: schema.type_name().into(),
+            model: T::schema().type_name().into(),
             reason: format!(
-                "{operation} needs #[lake(merge_key)] or #[lake(pk)] on the field(s) that identify a row"
+                "{operation} needs key columns: mark the field(s) that identify a row with #[lake(pk)] or #[lake(merge_key)]"
             ),
         });
     }
     Ok(keys)
-}
-
-/// How long to wait before retry `attempt` (0-based): exponential backoff with jitter, capped.
-pub(crate) fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(16));
-    let capped = exp.min(cap);
-    // Full jitter from the clock's sub-second noise: enough to de-synchronise writers without a
-    // random-number dependency.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let fraction = f64::from(nanos % 1000) / 1000.0;
-    capped.mul_f64(0.5 + fraction / 2.0)
 }

@@ -17,26 +17,27 @@ impl<'a> Maintenance<'a> {
         Maintenance { client }
     }
 
+    async fn run(&self, plan: ExecutionPlan) -> Result<ExecMetrics> {
+        let capable = self.client.driver().capabilities().maintenance;
+        self.client
+            .require(plan.operation(), plan.table(), capable)?;
+        self.client.run(plan, 0, 0).await
+    }
+
     /// Compacts the small files of `T`'s table (aiming at the engine's default file size).
     pub async fn optimize<T: Lake>(&self) -> Result<ExecMetrics> {
         let table = self.client.table_spec::<T>()?;
-        self.client
-            .run(
-                ExecutionPlan::Optimize {
-                    table,
-                    target_size: None,
-                },
-                0,
-            )
-            .await
+        self.run(ExecutionPlan::Optimize {
+            table,
+            target_size: None,
+        })
+        .await
     }
 
     /// Deletes files of `T`'s table that no version newer than `retention` references.
     pub async fn vacuum<T: Lake>(&self, retention: Duration) -> Result<ExecMetrics> {
         let table = self.client.table_spec::<T>()?;
-        self.client
-            .run(ExecutionPlan::Vacuum { table, retention }, 0)
-            .await
+        self.run(ExecutionPlan::Vacuum { table, retention }).await
     }
 
     /// The version, file count, rows and bytes of `T`'s table.

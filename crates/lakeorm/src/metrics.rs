@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use lakeorm_core::ExecMetrics;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 pub(crate) struct Metrics {
@@ -71,31 +70,20 @@ impl Metrics {
         &self.registry
     }
 
-    /// Records one operation: its latency, and on success the rows and bytes it wrote.
-    pub(crate) fn observe(
-        &self,
-        operation: &str,
-        table: &str,
-        rows: u64,
-        outcome: Result<&ExecMetrics, ()>,
-        elapsed: Duration,
-    ) {
+    /// Records one operation and its latency; failures also count as errors.
+    pub(crate) fn operation(&self, operation: &str, elapsed: Duration, ok: bool) {
         self.operations.with_label_values(&[operation]).inc();
         self.latency
             .with_label_values(&[operation])
             .observe(elapsed.as_secs_f64());
-        match outcome {
-            Ok(metrics) => {
-                if rows > 0 {
-                    self.rows.with_label_values(&[table]).inc_by(rows);
-                }
-                if metrics.bytes_written > 0 {
-                    self.bytes
-                        .with_label_values(&[table])
-                        .inc_by(metrics.bytes_written);
-                }
-            }
-            Err(()) => self.errors.with_label_values(&[operation]).inc(),
+        if !ok {
+            self.errors.with_label_values(&[operation]).inc();
         }
+    }
+
+    /// Records what a successful write handed to the engine.
+    pub(crate) fn written(&self, table: &str, rows: u64, bytes: u64) {
+        self.rows.with_label_values(&[table]).inc_by(rows);
+        self.bytes.with_label_values(&[table]).inc_by(bytes);
     }
 }

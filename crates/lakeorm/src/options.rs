@@ -24,32 +24,27 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry `attempt` (0-based).
+    /// The wait before retry `attempt` (0-based): exponential from `base_delay`, capped at
+    /// `max_delay`, with jitter so that writers that collided do not collide again in step.
     pub fn delay(&self, attempt: u32) -> Duration {
-        crate::client::backoff(self.base_delay, self.max_delay, attempt)
+        let capped = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_delay);
+        // The clock's sub-second noise is jitter enough, without a random-number dependency.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        capped.mul_f64(0.5 + f64::from(nanos % 1000) / 2000.0)
     }
 }
 
 /// Options of a [`Client`](crate::Client).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientOptions {
     /// Retries of retryable failures (commit conflicts, clusters still starting).
     pub retry: RetryPolicy,
-    /// Batches larger than this (estimated) go through staged Parquet on engines that support
-    /// it. Default 128 MiB.
-    pub fast_path_threshold: u64,
-    /// The most staged writes in flight at once. Default 4.
-    pub max_inflight_ingests: usize,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            retry: RetryPolicy::default(),
-            fast_path_threshold: 128 << 20,
-            max_inflight_ingests: 4,
-        }
-    }
 }
 
 /// What an insert does when a row with the same key already exists.
@@ -108,5 +103,27 @@ impl InsertOptions {
     pub fn via_object_storage(mut self) -> Self {
         self.write_path = WritePath::ObjectStorage;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = RetryPolicy::default();
+        for attempt in 0..20 {
+            let delay = policy.delay(attempt);
+            let full = policy
+                .base_delay
+                .saturating_mul(1 << attempt.min(16))
+                .min(policy.max_delay);
+            assert!(
+                delay >= full / 2 && delay <= full,
+                "attempt {attempt}: {delay:?} vs {full:?}"
+            );
+        }
+        assert!(policy.delay(3) > policy.delay(0));
     }
 }

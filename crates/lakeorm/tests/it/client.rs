@@ -158,7 +158,11 @@ async fn write_read_update_delete_on_every_backend() {
         assert_eq!(count(&db, "accounts").await, 31);
 
         // Delete by key and by predicate.
-        db.delete(&[account(1), account(2)]).await.unwrap();
+        let deleted = db
+            .delete(&[account(1), account(2), account(999)])
+            .await
+            .unwrap();
+        assert_eq!(deleted.rows_deleted, 2);
         assert_eq!(count(&db, "accounts").await, 29);
         let deleted = db
             .delete_where::<Account>(
@@ -478,10 +482,98 @@ async fn metrics_count_operations_rows_and_errors() {
             .sum()
     };
     assert_eq!(value("lakeorm_rows_written_total", "accounts"), 3.0);
+    assert!(value("lakeorm_bytes_written_total", "accounts") > 0.0);
     assert_eq!(value("lakeorm_operations_total", "append"), 1.0);
     assert_eq!(value("lakeorm_errors_total", "exec"), 1.0);
 }
 
 mod datafusion_dataframe {
     pub(crate) use lakeorm::embedded::datafusion::prelude::DataFrame;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iceberg_dialect_on_the_embedded_engine_is_a_typed_error() {
+    use std::sync::Arc;
+
+    use lakeorm::backends::ObjectStoreBackend;
+    use lakeorm::embedded::EmbeddedDriver;
+    use lakeorm::iceberg::IcebergDialect;
+
+    let backend: Arc<dyn lakeorm::Backend> = Arc::new(ObjectStoreBackend::memory());
+    let driver = EmbeddedDriver::open(Arc::clone(&backend)).await.unwrap();
+    let db = Client::with_options(
+        Arc::new(driver),
+        Arc::new(IcebergDialect::new()),
+        backend,
+        lakeorm::ClientOptions::default(),
+    );
+    for result in [
+        db.migrate::<Account>().await.map(|_| ()),
+        db.insert(&[account(1)]).await.map(|_| ()),
+    ] {
+        match result {
+            Err(Error::Unsupported { operation, by, .. }) => {
+                assert!(operation.contains("iceberg table"), "{operation}");
+                assert_eq!(by, "embedded");
+            }
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
+    match db.upsert(&[account(1)]).await {
+        Err(Error::Unsupported { operation, .. }) => assert!(operation.starts_with("merge")),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+/// Records the fields of every `lakeorm` span.
+#[derive(Clone, Default)]
+struct SpanFields(std::sync::Arc<std::sync::Mutex<Vec<std::collections::HashMap<String, String>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanFields {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        struct Visit<'a>(&'a mut std::collections::HashMap<String, String>);
+        impl tracing::field::Visit for Visit<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.insert(field.name().to_owned(), format!("{value:?}"));
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0.insert(field.name().to_owned(), value.to_owned());
+            }
+        }
+        if attrs.metadata().name() == "lakeorm" {
+            let mut fields = std::collections::HashMap::new();
+            attrs.record(&mut Visit(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn writes_run_in_spans_carrying_table_and_ingest_id() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let spans = SpanFields::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let db = LocalBuilder::new().in_memory().open().await.unwrap();
+    db.migrate::<Account>().await.unwrap();
+    let report = db.insert(&[account(1), account(2)]).await.unwrap();
+    let recorded = spans.0.lock().unwrap().clone();
+    let append = recorded
+        .iter()
+        .find(|f| f.get("operation").map(String::as_str) == Some("append"))
+        .expect("an append span");
+    assert_eq!(append["table"], "accounts");
+    assert_eq!(append["ingest_id"], report.ingest_id.to_string());
+    assert_eq!(append["rows"], "2");
+    assert!(
+        recorded
+            .iter()
+            .any(|f| f.get("operation").map(String::as_str) == Some("create_table"))
+    );
 }
