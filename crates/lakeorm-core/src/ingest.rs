@@ -21,6 +21,16 @@ impl IngestId {
         IngestId(Uuid::now_v7())
     }
 
+    /// An id stamped with another time than now: for backfills that must sort at their own
+    /// time, and for tests of age-based cleanup.
+    pub fn at(time: SystemTime) -> Self {
+        let since = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
+        IngestId(Uuid::new_v7(ts))
+    }
+
     /// Wraps an existing UUID if it is a version 7 UUID.
     pub fn from_uuid(uuid: Uuid) -> Option<Self> {
         (uuid.get_version_num() == 7).then_some(IngestId(uuid))
@@ -94,6 +104,13 @@ mod tests {
         let at = a.timestamp();
         assert!(at >= before && at <= Utc::now());
         assert_eq!(a.to_string().parse::<IngestId>().unwrap(), a);
+        let old = SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+        let backdated = IngestId::at(old);
+        let drift = old
+            .duration_since(backdated.system_time())
+            .unwrap_or_default();
+        assert!(drift < Duration::from_millis(1), "{drift:?}");
+        assert!(backdated < a);
         assert!(
             "0b6e6d52-3d3e-4f3a-8f3e-2a4d3c2b1a09"
                 .parse::<IngestId>()
