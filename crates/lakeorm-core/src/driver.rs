@@ -14,6 +14,8 @@ use crate::backend::EngineFlavor;
 use crate::dialect::Dialect;
 use crate::error::Error;
 use crate::error::Result;
+use crate::ingest::IngestId;
+use crate::location::Location;
 use crate::plan::{ExecMetrics, ExecutionPlan, Statement, TableFormat, TableSpec, TableStats};
 
 /// A stream of Arrow batches; engines yield results one batch at a time so that reads run in
@@ -104,6 +106,40 @@ pub trait Driver: Send + Sync + fmt::Debug + 'static {
             format!("stats of `{}`", table.table),
             self.name(),
             "the engine does not report table statistics",
+        ))
+    }
+
+    /// Reads the Parquet file or prefix at `location` (as the engine addresses it), written by
+    /// the client: the probe of `verify`. `Ok(None)` when the engine's storage holds nothing
+    /// there, which means it sees other storage than the client.
+    async fn read_parquet(
+        &self,
+        location: &Location,
+        ctx: ExecContext<'_>,
+    ) -> Result<Option<QueryResult>> {
+        let _ = ctx;
+        Err(Error::unsupported(
+            format!("reading Parquet at {location}"),
+            self.name(),
+            "the engine cannot read files written by the client",
+        ))
+    }
+
+    /// Whether a write stamped with `ingest_id` has committed to `table`: what makes a retried
+    /// insert with an idempotency key exactly-once. Engines answer from the table's own commit
+    /// log (each write records its ingest id there), so the answer holds even after later
+    /// writes changed or removed the rows.
+    async fn is_committed(
+        &self,
+        table: &TableSpec,
+        ingest_id: &IngestId,
+        ctx: ExecContext<'_>,
+    ) -> Result<bool> {
+        let _ = (ctx, ingest_id);
+        Err(Error::unsupported(
+            format!("looking up commits of `{}`", table.table),
+            self.name(),
+            "the engine does not record ingest ids in its commit log",
         ))
     }
 

@@ -9,15 +9,17 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::logical_expr::{Expr, lit};
+use datafusion::prelude::ParquetReadOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
 use lakeorm_core::{
-    Error, ExecMetrics, INGEST_ID_COLUMN, LakeSchema, MergeAction, Result, Statement, TableSpec,
-    WriteSource,
+    Error, ExecMetrics, INGEST_ID_COLUMN, IngestId, LakeSchema, MergeAction, Result, Statement,
+    TableSpec, WriteSource,
 };
 
 use crate::catalog::LakeSchemaProvider;
@@ -48,24 +50,53 @@ fn key_join(keys: &[String]) -> String {
         .join(" AND ")
 }
 
-fn batches(source: WriteSource, table: &str) -> Result<Vec<RecordBatch>> {
-    match source {
-        WriteSource::Batches(batches) => {
-            Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
-        }
-        WriteSource::Staged { location, .. } => Err(Error::unsupported(
-            format!("reading staged Parquet at {location} into `{table}`"),
-            "the embedded engine",
-            "write batches directly; the embedded engine runs in-process, so staging buys nothing",
-        )),
+/// The commit properties of a write: its ingest id goes into the commit log, where
+/// [`DeltaOps::is_committed`] finds it.
+fn commit_properties(ingest_id: Option<&IngestId>) -> CommitProperties {
+    let properties = CommitProperties::default();
+    match ingest_id {
+        Some(id) => properties.with_metadata([(
+            INGEST_ID_COMMIT_KEY.to_owned(),
+            serde_json::Value::String(id.to_string()),
+        )]),
+        None => properties,
     }
 }
 
+/// How far before an ingest id's timestamp a commit carrying it may appear, allowing for
+/// clocks of different writers that disagree.
+const COMMIT_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// The commit-info key holding a write's ingest id.
+pub(crate) const INGEST_ID_COMMIT_KEY: &str = "lakeorm.ingestId";
+
 pub(crate) struct DeltaOps<'a> {
     pub(crate) catalog: &'a LakeSchemaProvider,
+    /// The engine's session, whose object stores reach the Backend (for staged Parquet).
+    pub(crate) session: &'a SessionContext,
 }
 
 impl DeltaOps<'_> {
+    /// The rows of a write: in memory already, or staged Parquet read back through the
+    /// engine's own view of storage.
+    async fn source_batches(&self, source: WriteSource) -> Result<Vec<RecordBatch>> {
+        let batches = match source {
+            WriteSource::Batches(batches) => batches,
+            WriteSource::Staged { location, .. } => {
+                let read_error = |e| errors::driver_read(&location, e);
+                let url = crate::catalog::table_url(&location)?;
+                self.session
+                    .read_parquet(url.as_str(), ParquetReadOptions::default())
+                    .await
+                    .map_err(read_error)?
+                    .collect()
+                    .await
+                    .map_err(read_error)?
+            }
+        };
+        Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
+    }
+
     async fn current(&self, spec: &TableSpec) -> Result<DeltaTable> {
         let location = location(spec)?;
         self.catalog
@@ -133,9 +164,10 @@ impl DeltaOps<'_> {
         &self,
         spec: &TableSpec,
         source: WriteSource,
+        ingest_id: &IngestId,
     ) -> Result<ExecMetrics> {
         let name = &spec.table.name;
-        let batches = batches(source, name)?;
+        let batches = self.source_batches(source).await?;
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
         if batches.is_empty() {
             return Ok(ExecMetrics::default());
@@ -145,6 +177,7 @@ impl DeltaOps<'_> {
             .await?
             .write(batches)
             .with_save_mode(SaveMode::Append)
+            .with_commit_properties(commit_properties(Some(ingest_id)))
             .await
             .map_err(|e| errors::delta(name, "append", e))?;
         let version = self.publish(spec, table).await?;
@@ -162,9 +195,10 @@ impl DeltaOps<'_> {
         source: WriteSource,
         keys: &[String],
         kind: MergeKind,
+        ingest_id: Option<&IngestId>,
     ) -> Result<ExecMetrics> {
         let name = &spec.table.name;
-        let batches = batches(source, name)?;
+        let batches = self.source_batches(source).await?;
         if batches.is_empty() {
             return Ok(ExecMetrics::default());
         }
@@ -183,7 +217,8 @@ impl DeltaOps<'_> {
         let mut builder = table
             .merge(source, predicate)
             .with_source_alias("source")
-            .with_target_alias("target");
+            .with_target_alias("target")
+            .with_commit_properties(commit_properties(ingest_id));
         let map = |e| errors::delta(name, "merge", e);
         let update_all = |u: deltalake::operations::merge::UpdateBuilder| {
             non_keys.iter().fold(u, |u, c| {
@@ -329,6 +364,44 @@ impl DeltaOps<'_> {
             version,
             ..Default::default()
         })
+    }
+
+    /// Whether a commit of `spec`'s table carries `ingest_id`. Reads the log from the newest
+    /// commit back to the first one older than the id (less a margin for clock skew between
+    /// writers), so the cost follows the commits since the write, not the table's age.
+    pub(crate) async fn is_committed(
+        &self,
+        spec: &TableSpec,
+        ingest_id: &IngestId,
+    ) -> Result<bool> {
+        let name = &spec.table.name;
+        let Some(table) = self.catalog.latest(name, location(spec)?).await? else {
+            return Ok(false);
+        };
+        let wanted = serde_json::Value::String(ingest_id.to_string());
+        let since = ingest_id.timestamp().timestamp_millis() - COMMIT_CLOCK_SKEW_MS;
+        let mut limit = 64usize;
+        loop {
+            let history: Vec<_> = table
+                .history(Some(limit))
+                .await
+                .map_err(|e| errors::delta(name, "history", e))?
+                .collect();
+            if history
+                .iter()
+                .any(|c| c.info.get(INGEST_ID_COMMIT_KEY) == Some(&wanted))
+            {
+                return Ok(true);
+            }
+            let reached_older = history
+                .last()
+                .and_then(|c| c.timestamp)
+                .is_some_and(|t| t < since);
+            if history.len() < limit || reached_older {
+                return Ok(false);
+            }
+            limit = limit.saturating_mul(8);
+        }
     }
 
     pub(crate) async fn stats(&self, spec: &TableSpec) -> Result<lakeorm_core::TableStats> {

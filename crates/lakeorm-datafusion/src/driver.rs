@@ -7,12 +7,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use datafusion::catalog::SchemaProvider;
 use datafusion::config::Dialect as SqlDialect;
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::prelude::ParquetReadOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use lakeorm_core::{
-    Backend, DriverCapabilities, Error, ExecContext, ExecMetrics, ExecutionPlan, Predicate,
-    QueryResult, Result, Statement, TableFormat, TableSpec, TableStats, WriteSource,
+    Backend, DriverCapabilities, Error, ExecContext, ExecMetrics, ExecutionPlan, IngestId,
+    Location, Predicate, QueryResult, Result, Statement, TableFormat, TableSpec, TableStats,
+    WriteSource,
 };
+use object_store::ObjectStoreExt as _;
 use url::Url;
 
 use crate::catalog::LakeSchemaProvider;
@@ -58,6 +62,7 @@ impl EmbeddedDriver {
         ))
         .map_err(|e| Error::Config(format!("backend root {root}: {e}")))?;
         ctx.register_object_store(&store_url, store);
+        crate::logstores::register(root.scheme());
 
         let catalog = Arc::new(LakeSchemaProvider::new(backend));
         let default_catalog = ctx
@@ -90,6 +95,7 @@ impl EmbeddedDriver {
     fn ops(&self) -> DeltaOps<'_> {
         DeltaOps {
             catalog: &self.catalog,
+            session: &self.ctx,
         }
     }
 
@@ -131,7 +137,7 @@ impl lakeorm_core::Driver for EmbeddedDriver {
             merge: true,
             update: true,
             delete: true,
-            staged_writes: false,
+            staged_writes: true,
             maintenance: true,
             time_travel: false,
         }
@@ -148,23 +154,36 @@ impl lakeorm_core::Driver for EmbeddedDriver {
                 ctx.dialect.check_schema(&table.schema)?;
                 ops.create(&table).await
             }
-            ExecutionPlan::Append { table, source, .. } => ops.append(&table, source).await,
+            ExecutionPlan::Append {
+                table,
+                source,
+                ingest_id,
+            } => ops.append(&table, source, &ingest_id).await,
             ExecutionPlan::Merge {
                 table,
                 source,
                 keys,
                 on_match,
-                ..
+                ingest_id,
             } => {
-                ops.merge(&table, source, &keys, MergeKind::Upsert(on_match))
-                    .await
+                ops.merge(
+                    &table,
+                    source,
+                    &keys,
+                    MergeKind::Upsert(on_match),
+                    Some(&ingest_id),
+                )
+                .await
             }
             ExecutionPlan::Update {
                 table,
                 source,
                 keys,
-                ..
-            } => ops.merge(&table, source, &keys, MergeKind::Update).await,
+                ingest_id,
+            } => {
+                ops.merge(&table, source, &keys, MergeKind::Update, Some(&ingest_id))
+                    .await
+            }
             ExecutionPlan::Delete { table, predicate } => match predicate {
                 Predicate::Keys { columns, values } => {
                     ops.merge(
@@ -172,6 +191,7 @@ impl lakeorm_core::Driver for EmbeddedDriver {
                         WriteSource::Batches(vec![values]),
                         &columns,
                         MergeKind::Delete,
+                        None,
                     )
                     .await
                 }
@@ -221,6 +241,56 @@ impl lakeorm_core::Driver for EmbeddedDriver {
         self.check_open()?;
         delta_only(table)?;
         self.ops().stats(table).await
+    }
+
+    async fn read_parquet(
+        &self,
+        location: &Location,
+        _ctx: ExecContext<'_>,
+    ) -> Result<Option<QueryResult>> {
+        self.check_open()?;
+        let read_error = |e| errors::driver_read(location, e);
+        // Ask the engine's own store (not the client's) whether anything is there: that is
+        // the difference between "sees other storage" and "cannot read".
+        let url = ListingTableUrl::parse(location.as_str()).map_err(read_error)?;
+        let store = self
+            .ctx
+            .runtime_env()
+            .object_store(url.object_store())
+            .map_err(read_error)?;
+        let path = object_store::path::Path::from(url.prefix().as_ref());
+        match store.head(&path).await {
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(errors::driver_read(location, e)),
+        }
+        let df = self
+            .ctx
+            .read_parquet(location.as_str(), ParquetReadOptions::default())
+            .await
+            .map_err(read_error)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let stream = df.execute_stream().await.map_err(read_error)?;
+        let location = location.clone();
+        let batches = stream
+            .map(move |batch| batch.map_err(|e| errors::driver_read(&location, e)))
+            .boxed();
+        Ok(Some(QueryResult {
+            schema,
+            batches,
+            native: None,
+        }))
+    }
+
+    async fn is_committed(
+        &self,
+        table: &TableSpec,
+        ingest_id: &IngestId,
+        _ctx: ExecContext<'_>,
+    ) -> Result<bool> {
+        self.check_open()?;
+        delta_only(table)?;
+        self.ops().is_committed(table, ingest_id).await
     }
 
     async fn ping(&self) -> Result<()> {

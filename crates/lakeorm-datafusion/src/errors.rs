@@ -4,7 +4,7 @@
 use datafusion::error::DataFusionError;
 use deltalake::DeltaTableError;
 use deltalake::kernel::transaction::TransactionError;
-use lakeorm_core::Error;
+use lakeorm_core::{DriverRead, Error, Location};
 
 pub(crate) const ENGINE: &str = "embedded";
 
@@ -24,4 +24,13 @@ pub(crate) fn delta(table: &str, operation: &str, error: DeltaTableError) -> Err
 
 pub(crate) fn datafusion(operation: &str, error: DataFusionError) -> Error {
     Error::engine(ENGINE, operation, false, error)
+}
+
+/// The engine could not read Parquet the client wrote at `location`.
+pub(crate) fn driver_read(location: &Location, error: impl Into<DataFusionError>) -> Error {
+    Error::DriverRead(DriverRead {
+        staging_uri: location.to_string(),
+        driver: ENGINE.to_owned(),
+        source: Box::new(error.into()),
+    })
 }

@@ -7,6 +7,12 @@
 //! placeholders of lakeorm's query API are rewritten to DataFusion's `$n` on SQL tokens
 //! ([`placeholders::bind_positional`]), so values are always bound, never spliced.
 //!
+//! Writes of the staged path (Parquet parts the client uploaded under `_staging/<ingest_id>/`)
+//! are read back through the engine's own object store before the commit, and every write
+//! records its ingest id in the Delta commit log, which is how a retried idempotent insert
+//! knows whether its first attempt committed. Lakes on S3 or GCS work like local ones: the
+//! engine commits through the Backend's store with conditional puts.
+//!
 //! SQL is parsed with DataFusion's Databricks dialect, so Spark SQL such as backtick identifiers
 //! runs unchanged. What differs from Spark: `MERGE`, `UPDATE` and `DELETE` statements are not
 //! available as SQL (use the Client's `upsert`, `update` and `delete`), and functions DataFusion
@@ -16,6 +22,7 @@ mod catalog;
 mod delta;
 mod driver;
 mod errors;
+mod logstores;
 mod params;
 pub mod placeholders;
 
