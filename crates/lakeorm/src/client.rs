@@ -11,21 +11,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use arrow::array::RecordBatch;
 use lakeorm_core::{
     Backend, Dialect, Driver, Error, ExecContext, ExecMetrics, ExecutionPlan, IngestId, Lake,
-    LakeField, MergeAction, Param, Predicate, QueryResult, Result, Row, Statement, TableSpec,
-    WriteSource,
+    LakeField, LakeSchema, MergeAction, Param, Predicate, QueryResult, Result, Row, Statement,
+    TableSpec, WriteSource,
 };
+use tokio::sync::{OnceCell, Semaphore};
 use tracing::Instrument;
 
 use crate::dataframe::DataFrame;
+use crate::idempotency::{self, Claim};
 use crate::maintain::Maintenance;
 use crate::metrics::Metrics;
 use crate::options::{ClientOptions, ConflictStrategy, InsertOptions, WritePath};
 use crate::query_builder::QueryBuilder;
+use crate::staging;
 
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriteReport {
     /// The write's id, stamped on every row it wrote.
     pub ingest_id: IngestId,
@@ -33,6 +38,12 @@ pub struct WriteReport {
     pub rows: u64,
     /// What the engine reports.
     pub metrics: ExecMetrics,
+    /// The path the rows took: [`WritePath::Direct`] or [`WritePath::ObjectStorage`]; `None`
+    /// when nothing was written (a deduplicated retry).
+    pub write_path: Option<WritePath>,
+    /// The write's idempotency key had already committed: nothing was written this time, and
+    /// `ingest_id` is the first call's.
+    pub deduplicated: bool,
 }
 
 /// A lake client: cheap to clone, safe to share across tasks.
@@ -48,6 +59,10 @@ struct Inner {
     options: ClientOptions,
     metrics: Metrics,
     closed: AtomicBool,
+    /// Slots of staged writes in flight.
+    ingest_slots: Semaphore,
+    /// Set once the idempotency table exists.
+    idempotency_ready: OnceCell<()>,
 }
 
 impl std::fmt::Debug for Client {
@@ -86,9 +101,11 @@ impl Client {
                 driver,
                 dialect,
                 backend,
+                ingest_slots: Semaphore::new(options.max_inflight_ingests.max(1)),
                 options,
                 metrics: Metrics::new(),
                 closed: AtomicBool::new(false),
+                idempotency_ready: OnceCell::new(),
             }),
         }
     }
@@ -119,6 +136,10 @@ impl Client {
         self.inner.metrics.registry()
     }
 
+    pub(crate) fn idempotency_ready(&self) -> &OnceCell<()> {
+        &self.inner.idempotency_ready
+    }
+
     pub(crate) fn ctx(&self) -> ExecContext<'_> {
         ExecContext {
             dialect: self.inner.dialect.as_ref(),
@@ -136,19 +157,34 @@ impl Client {
     /// The table spec of model `T` as this client's dialect and backend see it.
     pub fn table_spec<T: Row>(&self) -> Result<TableSpec> {
         let schema = T::schema();
+        self.spec_named(schema.table(), schema)
+    }
+
+    /// The spec of a table named `name` with `schema`'s columns.
+    pub(crate) fn spec_named(&self, name: &str, schema: &LakeSchema) -> Result<TableSpec> {
         let dialect = &self.inner.dialect;
         let backend = &self.inner.backend;
-        let location = backend.engine_location(
-            &backend.table_location(schema.table()),
-            self.inner.driver.flavor(),
-        )?;
+        let location =
+            backend.engine_location(&backend.table_location(name), self.inner.driver.flavor())?;
         Ok(TableSpec {
-            table: dialect.table_ref(schema.table()),
+            table: dialect.table_ref(name),
             format: dialect.format(),
             location: Some(location),
             schema: schema.clone(),
             properties: Default::default(),
         })
+    }
+
+    /// `name` as SQL of this client's dialect: qualified as the dialect qualifies tables, each
+    /// part quoted.
+    pub fn sql_table_name(&self, name: &str) -> String {
+        let dialect = &self.inner.dialect;
+        dialect
+            .table_ref(name)
+            .parts()
+            .map(|p| dialect.quote_ident(p))
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// Checks, before any work, that the engine can run `operation` on `table`'s format.
@@ -255,25 +291,7 @@ impl Client {
         records: &[T],
         options: InsertOptions,
     ) -> Result<WriteReport> {
-        let schema = T::schema();
-        let shape = match options.on_conflict {
-            None if schema.merge_key().next().is_none() => WriteShape::Append,
-            None => WriteShape::Merge(columns(schema.merge_key()), MergeAction::Update),
-            Some(strategy) => {
-                // Conflicts are collisions of the primary key, else of the merge key.
-                let keys = if schema.primary_key().next().is_some() {
-                    columns(schema.primary_key())
-                } else {
-                    keys::<T>("an on-conflict strategy", schema.merge_key())?
-                };
-                let action = match strategy {
-                    ConflictStrategy::Error => MergeAction::Error,
-                    ConflictStrategy::Ignore => MergeAction::Ignore,
-                    ConflictStrategy::Update => MergeAction::Update,
-                };
-                WriteShape::Merge(keys, action)
-            }
-        };
+        let shape = insert_shape::<T>(options.on_conflict)?;
         self.write(records, shape, &options).await
     }
 
@@ -352,61 +370,119 @@ impl Client {
     ) -> Result<WriteReport> {
         self.check_open()?;
         let table = self.table_spec::<T>()?;
+        self.check_write(&table, &shape, options.write_path)?;
+        lakeorm_core::validate(records)?;
+        let rows = records.len() as u64;
+        let ingest_id = match &options.idempotency_key {
+            None => IngestId::new(),
+            Some(key) => {
+                let ttl = options
+                    .idempotency_ttl
+                    .unwrap_or(self.inner.options.idempotency_ttl);
+                match idempotency::claim(self, &table, key, ttl, rows).await? {
+                    Claim::Fresh(id) | Claim::Retry(id) => id,
+                    Claim::Committed(id) => {
+                        tracing::info!(%id, key, "idempotency key already committed; nothing written");
+                        return Ok(WriteReport {
+                            ingest_id: id,
+                            rows,
+                            metrics: ExecMetrics::default(),
+                            write_path: None,
+                            deduplicated: true,
+                        });
+                    }
+                }
+            }
+        };
+        let batch = stamped_batch(records, &ingest_id)?;
+        self.write_batch(table, shape, batch, ingest_id, options.write_path)
+            .await
+    }
+
+    /// Checks, before validation or I/O, that the engine can write `shape` along `path`.
+    pub(crate) fn check_write(
+        &self,
+        table: &TableSpec,
+        shape: &WriteShape,
+        path: WritePath,
+    ) -> Result<()> {
         let capabilities = self.inner.driver.capabilities();
-        if options.write_path == WritePath::ObjectStorage && !capabilities.staged_writes {
+        if path == WritePath::ObjectStorage && !capabilities.staged_writes {
             return Err(Error::unsupported(
                 "writing through staged Parquet (via_object_storage)",
                 self.inner.driver.name(),
                 "this engine takes batches directly; use the default write path",
             ));
         }
-        let capable = match &shape {
+        let capable = match shape {
             WriteShape::Append => true,
             WriteShape::Merge(..) => capabilities.merge,
             WriteShape::Update(_) => capabilities.update,
         };
-        self.require(shape.operation(), Some(&table), capable)?;
-        lakeorm_core::validate(records)?;
-        let ingest_id = IngestId::new();
-        let batch = if T::schema().auto_fields().next().is_some() {
-            let now = chrono::Utc::now();
-            let mut stamped = records.to_vec();
-            for record in &mut stamped {
-                record.stamp_auto(now);
-            }
-            T::to_table_batch(&stamped, &ingest_id)?
-        } else {
-            T::to_table_batch(records, &ingest_id)?
-        };
+        self.require(shape.operation(), Some(table), capable)
+    }
+
+    /// Writes a table batch (system column included) along the direct or the staged path.
+    pub(crate) async fn write_batch(
+        &self,
+        table: TableSpec,
+        shape: WriteShape,
+        batch: RecordBatch,
+        ingest_id: IngestId,
+        path: WritePath,
+    ) -> Result<WriteReport> {
+        let rows = batch.num_rows() as u64;
         let bytes = batch.get_array_memory_size() as u64;
-        let source = WriteSource::Batches(vec![batch]);
-        let plan = match shape {
-            WriteShape::Append => ExecutionPlan::Append {
-                table,
-                source,
-                ingest_id,
-            },
-            WriteShape::Merge(keys, on_match) => ExecutionPlan::Merge {
-                table,
-                source,
-                keys,
-                on_match,
-                ingest_id,
-            },
-            WriteShape::Update(keys) => ExecutionPlan::Update {
-                table,
-                source,
-                keys,
-                ingest_id,
-            },
+        // Nothing to stage for an empty write; the engine treats it as a no-op.
+        let staged = rows > 0
+            && match path {
+                WritePath::ObjectStorage => true,
+                WritePath::Direct => false,
+                _ => {
+                    self.inner.driver.capabilities().staged_writes
+                        && bytes >= self.inner.options.fast_path_threshold
+                }
+            };
+        let metrics = if staged {
+            // The slot bounds staged writes in flight: their parts and uploads are the big
+            // allocations of a burst of large inserts.
+            let _slot = self
+                .inner
+                .ingest_slots
+                .acquire()
+                .await
+                .map_err(|_| Error::Config("the client is closed".into()))?;
+            let prefix = self.inner.backend.staging_location(&ingest_id);
+            let staged = staging::stage(self, &prefix, &batch).await?;
+            let source = WriteSource::Staged {
+                location: self
+                    .inner
+                    .backend
+                    .engine_location(&staged.prefix, self.inner.driver.flavor())?,
+                rows: staged.rows,
+            };
+            let result = self
+                .run(shape.plan(table, source, ingest_id), rows, bytes)
+                .await;
+            // Committed or not, the staged parts have served their purpose.
+            staging::remove(self, &prefix).await;
+            result?
+        } else {
+            let source = WriteSource::Batches(vec![batch]);
+            self.run(shape.plan(table, source, ingest_id), rows, bytes)
+                .await?
         };
-        let rows = records.len() as u64;
-        let metrics = self.run(plan, rows, bytes).await?;
-        tracing::info!(%ingest_id, rows, "write committed");
+        tracing::info!(%ingest_id, rows, staged, "write committed");
         Ok(WriteReport {
             ingest_id,
             rows,
             metrics,
+            write_path: Some(if staged {
+                WritePath::ObjectStorage
+            } else {
+                WritePath::Direct
+            }),
+            deduplicated: false,
         })
     }
 
@@ -469,13 +545,37 @@ impl Client {
     }
 }
 
-enum WriteShape {
+/// How a write lands: appended, merged on keys, or updating existing keys only.
+pub(crate) enum WriteShape {
     Append,
     Merge(Vec<String>, MergeAction),
     Update(Vec<String>),
 }
 
 impl WriteShape {
+    fn plan(self, table: TableSpec, source: WriteSource, ingest_id: IngestId) -> ExecutionPlan {
+        match self {
+            WriteShape::Append => ExecutionPlan::Append {
+                table,
+                source,
+                ingest_id,
+            },
+            WriteShape::Merge(keys, on_match) => ExecutionPlan::Merge {
+                table,
+                source,
+                keys,
+                on_match,
+                ingest_id,
+            },
+            WriteShape::Update(keys) => ExecutionPlan::Update {
+                table,
+                source,
+                keys,
+                ingest_id,
+            },
+        }
+    }
+
     fn operation(&self) -> &'static str {
         match self {
             WriteShape::Append => "append",
@@ -485,12 +585,47 @@ impl WriteShape {
     }
 }
 
-fn columns<'a>(fields: impl Iterator<Item = &'a LakeField>) -> Vec<String> {
+/// How `insert` writes `T`: upsert on the merge key, else append, unless a conflict strategy
+/// makes it a merge on the primary key (else the merge key).
+pub(crate) fn insert_shape<T: Lake>(on_conflict: Option<ConflictStrategy>) -> Result<WriteShape> {
+    let schema = T::schema();
+    Ok(match on_conflict {
+        None if schema.merge_key().next().is_none() => WriteShape::Append,
+        None => WriteShape::Merge(columns(schema.merge_key()), MergeAction::Update),
+        Some(strategy) => {
+            let keys = if schema.primary_key().next().is_some() {
+                columns(schema.primary_key())
+            } else {
+                keys::<T>("an on-conflict strategy", schema.merge_key())?
+            };
+            WriteShape::Merge(keys, strategy.into())
+        }
+    })
+}
+
+/// The table batch of `records`: `auto` fields stamped with one instant, `_ingest_id` set.
+pub(crate) fn stamped_batch<T: Lake + Clone>(
+    records: &[T],
+    ingest_id: &IngestId,
+) -> Result<RecordBatch> {
+    if T::schema().auto_fields().next().is_some() {
+        let now = chrono::Utc::now();
+        let mut stamped = records.to_vec();
+        for record in &mut stamped {
+            record.stamp_auto(now);
+        }
+        Ok(T::to_table_batch(&stamped, ingest_id)?)
+    } else {
+        Ok(T::to_table_batch(records, ingest_id)?)
+    }
+}
+
+pub(crate) fn columns<'a>(fields: impl Iterator<Item = &'a LakeField>) -> Vec<String> {
     fields.map(|f| f.column.clone()).collect()
 }
 
 /// The key columns `fields` of model `T`, or an error saying that `operation` needs keys.
-fn keys<'a, T: Row>(
+pub(crate) fn keys<'a, T: Row>(
     operation: &str,
     fields: impl Iterator<Item = &'a LakeField>,
 ) -> Result<Vec<String>> {

@@ -30,6 +30,7 @@
 
 mod client;
 mod dataframe;
+mod idempotency;
 #[cfg(feature = "embedded")]
 mod local;
 mod maintain;
@@ -37,16 +38,23 @@ mod metrics;
 mod options;
 mod query;
 mod query_builder;
+pub mod raw;
+mod staging;
+mod verify;
 
 pub use arrow;
 pub use client::{Client, WriteReport, open};
 pub use dataframe::DataFrame;
+pub use idempotency::IDEMPOTENCY_TABLE;
+pub use lakeorm_backends::{CleanupReport, Compression, PartWriterOptions};
 #[cfg(feature = "embedded")]
 pub use local::{DEFAULT_LAKE_PATH, LAKE_PATH_ENV, LocalBuilder, local};
 pub use maintain::Maintenance;
 pub use options::{ClientOptions, ConflictStrategy, InsertOptions, RetryPolicy, WritePath};
 pub use query::Query;
 pub use query_builder::{Order, QueryBuilder};
+pub use raw::{MergeHandle, MergeOptions, RawInsert, RawReport};
+pub use verify::{VerifyReport, verify};
 
 pub use lakeorm_core::*;
 pub use lakeorm_derive::{Lake, Row};

@@ -40,6 +40,13 @@ impl<'a> Maintenance<'a> {
         self.run(ExecutionPlan::Vacuum { table, retention }).await
     }
 
+    /// Deletes the records of expired idempotency keys (see
+    /// [`InsertOptions::with_idempotency_key`](crate::InsertOptions::with_idempotency_key)).
+    /// Expired keys are already ignored; this only keeps the dedup table small.
+    pub async fn expire_idempotency_keys(&self) -> Result<ExecMetrics> {
+        crate::idempotency::expire(self.client).await
+    }
+
     /// The version, file count, rows and bytes of `T`'s table.
     pub async fn stats<T: Lake>(&self) -> Result<TableStats> {
         let table = self.client.table_spec::<T>()?;

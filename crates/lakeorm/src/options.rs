@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use lakeorm_backends::PartWriterOptions;
+use lakeorm_core::MergeAction;
+
 /// How a failed optimistic commit (or any retryable error) is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -41,10 +44,70 @@ impl RetryPolicy {
 }
 
 /// Options of a [`Client`](crate::Client).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Retries of retryable failures (commit conflicts, clusters still starting).
     pub retry: RetryPolicy,
+    /// Writes whose Arrow size reaches this many bytes take the staged path (Parquet parts on
+    /// the Backend, then one engine operation) when the engine supports it (default 128 MiB).
+    pub fast_path_threshold: u64,
+    /// How many staged writes may run at once (default 4); more wait for a slot, which bounds
+    /// the memory and upload bandwidth of a burst of large inserts.
+    pub max_inflight_ingests: usize,
+    /// Codec and part sizes of staged Parquet (default zstd, 128 MiB parts).
+    pub staging: PartWriterOptions,
+    /// How long an idempotency key is remembered (default 24 hours).
+    pub idempotency_ttl: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            retry: RetryPolicy::default(),
+            fast_path_threshold: 128 << 20,
+            max_inflight_ingests: 4,
+            staging: PartWriterOptions::default(),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the size from which writes are staged.
+    pub fn fast_path_threshold(mut self, bytes: u64) -> Self {
+        self.fast_path_threshold = bytes;
+        self
+    }
+
+    /// Sets how many staged writes may run at once (at least one).
+    pub fn max_inflight_ingests(mut self, n: usize) -> Self {
+        self.max_inflight_ingests = n.max(1);
+        self
+    }
+
+    /// Sets the codec and part sizes of staged Parquet.
+    pub fn staging(mut self, staging: PartWriterOptions) -> Self {
+        self.staging = staging;
+        self
+    }
+
+    /// Sets how long idempotency keys are remembered.
+    pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.idempotency_ttl = ttl;
+        self
+    }
 }
 
 /// What an insert does when a row with the same key already exists.
@@ -59,11 +122,21 @@ pub enum ConflictStrategy {
     Update,
 }
 
+impl From<ConflictStrategy> for MergeAction {
+    fn from(strategy: ConflictStrategy) -> Self {
+        match strategy {
+            ConflictStrategy::Error => MergeAction::Error,
+            ConflictStrategy::Ignore => MergeAction::Ignore,
+            ConflictStrategy::Update => MergeAction::Update,
+        }
+    }
+}
+
 /// Which path a write takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum WritePath {
-    /// Chosen from the batch's size.
+    /// Chosen from the batch's size ([`ClientOptions::fast_path_threshold`]).
     #[default]
     Auto,
     /// Arrow batches sent straight to the engine.
@@ -74,11 +147,16 @@ pub enum WritePath {
 
 /// Options of one insert.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InsertOptions {
     /// What to do on a key collision; `None`: append, or upsert for models with a merge key.
     pub on_conflict: Option<ConflictStrategy>,
     /// The write path.
     pub write_path: WritePath,
+    /// Makes a retried call with the same key a no-op once the first has committed.
+    pub idempotency_key: Option<String>,
+    /// How long this key is remembered (default: [`ClientOptions::idempotency_ttl`]).
+    pub idempotency_ttl: Option<Duration>,
 }
 
 impl InsertOptions {
@@ -102,6 +180,24 @@ impl InsertOptions {
     /// Forces staged Parquet on the Backend.
     pub fn via_object_storage(mut self) -> Self {
         self.write_path = WritePath::ObjectStorage;
+        self
+    }
+
+    /// Makes the insert idempotent under `key`: if a call with the same key (for the same
+    /// table) has committed within the key's time to live, this call writes nothing and
+    /// reports the first call's ingest id; if the first call failed before committing, this
+    /// one writes the rows, once.
+    ///
+    /// Keys guard retries of one logical write, one at a time; two calls racing with the same
+    /// key are not serialised.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// How long this call's idempotency key is remembered.
+    pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.idempotency_ttl = Some(ttl);
         self
     }
 }

@@ -86,11 +86,7 @@ impl QueryBuilder {
             message: "the query builder needs a table: call .from(\"table\")".into(),
         })?;
         let dialect = self.client.dialect();
-        let quoted_table: Vec<String> = dialect
-            .table_ref(table)
-            .parts()
-            .map(|p| dialect.quote_ident(p))
-            .collect();
+        let quoted_table = self.client.sql_table_name(table);
         let columns = if self.columns.is_empty() {
             "*".to_owned()
         } else {
@@ -100,7 +96,7 @@ impl QueryBuilder {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let mut sql = format!("SELECT {columns} FROM {}", quoted_table.join("."));
+        let mut sql = format!("SELECT {columns} FROM {quoted_table}");
         let mut params = Vec::new();
         if let Some(filter) = &self.filter {
             sql.push_str(&format!(" WHERE {}", filter.sql));

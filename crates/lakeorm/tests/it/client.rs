@@ -201,184 +201,195 @@ async fn write_read_update_delete_on_every_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn composite_merge_keys_upsert() {
-    let db = LocalBuilder::new().in_memory().open().await.unwrap();
-    db.migrate::<Position>().await.unwrap();
-    let p = |account, symbol: &str, quantity| Position {
-        account,
-        symbol: symbol.into(),
-        quantity,
-    };
-    db.insert(&[p(1, "AAPL", 10), p(1, "MSFT", 5), p(2, "AAPL", 7)])
-        .await
-        .unwrap();
-    // Same account, same symbol → update; same account, new symbol → insert.
-    let report = db
-        .insert(&[p(1, "AAPL", 11), p(1, "GOOG", 1)])
-        .await
-        .unwrap();
-    assert_eq!(
-        (report.metrics.rows_updated, report.metrics.rows_inserted),
-        (1, 1)
-    );
-    let mut all: Vec<Position> = Query::sql("SELECT * FROM positions")
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    all.sort_by(|a, b| (a.account, &a.symbol).cmp(&(b.account, &b.symbol)));
-    assert_eq!(
-        all,
-        [
-            p(1, "AAPL", 11),
-            p(1, "GOOG", 1),
-            p(1, "MSFT", 5),
-            p(2, "AAPL", 7)
-        ]
-    );
+    for kind in backends() {
+        let db = open(&kind).await;
+        db.migrate::<Position>().await.unwrap();
+        let p = |account, symbol: &str, quantity| Position {
+            account,
+            symbol: symbol.into(),
+            quantity,
+        };
+        db.insert(&[p(1, "AAPL", 10), p(1, "MSFT", 5), p(2, "AAPL", 7)])
+            .await
+            .unwrap();
+        // Same account, same symbol → update; same account, new symbol → insert.
+        let report = db
+            .insert(&[p(1, "AAPL", 11), p(1, "GOOG", 1)])
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.metrics.rows_updated, report.metrics.rows_inserted),
+            (1, 1)
+        );
+        let mut all: Vec<Position> = Query::sql("SELECT * FROM positions")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        all.sort_by(|a, b| (a.account, &a.symbol).cmp(&(b.account, &b.symbol)));
+        assert_eq!(
+            all,
+            [
+                p(1, "AAPL", 11),
+                p(1, "GOOG", 1),
+                p(1, "MSFT", 5),
+                p(2, "AAPL", 7)
+            ]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_invalid_record_writes_nothing() {
-    let db = LocalBuilder::new().in_memory().open().await.unwrap();
-    db.migrate::<Account>().await.unwrap();
-    let mut batch: Vec<Account> = (0..1000).map(account).collect();
-    batch[637].email = "not-an-email".into();
-    match db.insert(&batch).await {
-        Err(Error::Validation(e)) => {
-            assert_eq!(e.errors().len(), 1);
-            assert_eq!(e.errors()[0].field, "email");
-            assert_eq!(e.errors()[0].row, Some(637));
+    for kind in backends() {
+        let db = open(&kind).await;
+        db.migrate::<Account>().await.unwrap();
+        let mut batch: Vec<Account> = (0..1000).map(account).collect();
+        batch[637].email = "not-an-email".into();
+        match db.insert(&batch).await {
+            Err(Error::Validation(e)) => {
+                assert_eq!(e.errors().len(), 1);
+                assert_eq!(e.errors()[0].field, "email");
+                assert_eq!(e.errors()[0].row, Some(637));
+            }
+            other => panic!("expected a validation error, got {other:?}"),
         }
-        other => panic!("expected a validation error, got {other:?}"),
+        assert_eq!(count(&db, "accounts").await, 0);
     }
-    assert_eq!(count(&db, "accounts").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_parameters_are_bound_not_spliced() {
-    let db = LocalBuilder::new().in_memory().open().await.unwrap();
-    db.migrate::<Account>().await.unwrap();
-    let evil = "'; DROP TABLE accounts; --";
-    let mut a = account(1);
-    a.note = Some(evil.into());
-    db.insert(&[a]).await.unwrap();
-    let found: Account = Query::sql("SELECT * FROM accounts WHERE note = ?")
-        .bind(evil)
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(found.note.as_deref(), Some(evil));
-    let quoted: Vec<Account> = Query::sql("SELECT * FROM accounts WHERE note = ? AND '?' = '?'")
-        .bind(evil)
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    assert_eq!(quoted.len(), 1, "a ? inside a literal is not a placeholder");
-    assert_eq!(count(&db, "accounts").await, 1);
+    for kind in backends() {
+        let db = open(&kind).await;
+        db.migrate::<Account>().await.unwrap();
+        let evil = "'; DROP TABLE accounts; --";
+        let mut a = account(1);
+        a.note = Some(evil.into());
+        db.insert(&[a]).await.unwrap();
+        let found: Account = Query::sql("SELECT * FROM accounts WHERE note = ?")
+            .bind(evil)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(found.note.as_deref(), Some(evil));
+        let quoted: Vec<Account> =
+            Query::sql("SELECT * FROM accounts WHERE note = ? AND '?' = '?'")
+                .bind(evil)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        assert_eq!(quoted.len(), 1, "a ? inside a literal is not a placeholder");
+        assert_eq!(count(&db, "accounts").await, 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflict_strategies() {
-    let db = LocalBuilder::new().in_memory().open().await.unwrap();
-    db.migrate::<Account>().await.unwrap();
-    db.insert(&[account(1)]).await.unwrap();
-    let mut again = account(1);
-    again.balance = 777;
+    for kind in backends() {
+        let db = open(&kind).await;
+        db.migrate::<Account>().await.unwrap();
+        db.insert(&[account(1)]).await.unwrap();
+        let mut again = account(1);
+        again.balance = 777;
 
-    match db
-        .insert_with(
+        match db
+            .insert_with(
+                &[again.clone(), account(2)],
+                InsertOptions::new().on_conflict(ConflictStrategy::Error),
+            )
+            .await
+        {
+            Err(Error::DuplicateKey { rows, .. }) => assert_eq!(rows, 1),
+            other => panic!("expected DuplicateKey, got {other:?}"),
+        }
+        assert_eq!(count(&db, "accounts").await, 1, "nothing was written");
+
+        db.insert_with(
             &[again.clone(), account(2)],
-            InsertOptions::new().on_conflict(ConflictStrategy::Error),
+            InsertOptions::new().on_conflict(ConflictStrategy::Ignore),
         )
         .await
-    {
-        Err(Error::DuplicateKey { rows, .. }) => assert_eq!(rows, 1),
-        other => panic!("expected DuplicateKey, got {other:?}"),
+        .unwrap();
+        let kept: Account = Query::sql("SELECT * FROM accounts WHERE id = 1")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(kept.balance, 10);
+        assert_eq!(count(&db, "accounts").await, 2);
+
+        db.insert_with(
+            &[again],
+            InsertOptions::new().on_conflict(ConflictStrategy::Update),
+        )
+        .await
+        .unwrap();
+        let updated: Account = Query::sql("SELECT * FROM accounts WHERE id = 1")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(updated.balance, 777);
     }
-    assert_eq!(count(&db, "accounts").await, 1, "nothing was written");
-
-    db.insert_with(
-        &[again.clone(), account(2)],
-        InsertOptions::new().on_conflict(ConflictStrategy::Ignore),
-    )
-    .await
-    .unwrap();
-    let kept: Account = Query::sql("SELECT * FROM accounts WHERE id = 1")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(kept.balance, 10);
-    assert_eq!(count(&db, "accounts").await, 2);
-
-    db.insert_with(
-        &[again],
-        InsertOptions::new().on_conflict(ConflictStrategy::Update),
-    )
-    .await
-    .unwrap();
-    let updated: Account = Query::sql("SELECT * FROM accounts WHERE id = 1")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(updated.balance, 777);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dataframes_and_the_query_builder() {
-    let db = LocalBuilder::new().in_memory().open().await.unwrap();
-    db.migrate::<Account>().await.unwrap();
-    db.insert(&(1..=20).map(account).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    for kind in backends() {
+        let db = open(&kind).await;
+        db.migrate::<Account>().await.unwrap();
+        db.insert(&(1..=20).map(account).collect::<Vec<_>>())
+            .await
+            .unwrap();
 
-    let df = db
-        .dataframe(
-            "SELECT id, email FROM accounts WHERE country = ?",
-            vec!["FR".into()],
-        )
-        .await
-        .unwrap();
-    assert_eq!(df.schema().fields().len(), 2);
-    assert_eq!(df.count().await.unwrap(), 7);
-    assert!(df.native::<datafusion_dataframe::DataFrame>().is_some());
-    let batches = df.collect().await.unwrap();
-    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 7);
+        let df = db
+            .dataframe(
+                "SELECT id, email FROM accounts WHERE country = ?",
+                vec!["FR".into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(df.schema().fields().len(), 2);
+        assert_eq!(df.count().await.unwrap(), 7);
+        assert!(df.native::<datafusion_dataframe::DataFrame>().is_some());
+        let batches = df.collect().await.unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 7);
 
-    #[derive(Row, Debug)]
-    struct Email {
-        id: i64,
-        email: String,
+        #[derive(Row, Debug)]
+        struct Email {
+            id: i64,
+            email: String,
+        }
+        let first: Email = db
+            .dataframe("SELECT id, email FROM accounts ORDER BY id", vec![])
+            .await
+            .unwrap()
+            .first_as()
+            .await
+            .unwrap();
+        assert_eq!((first.id, first.email.as_str()), (1, "user1@example.com"));
+
+        let page: Vec<Email> = db
+            .query()
+            .from("accounts")
+            .select(["id", "email"])
+            .filter("country = ?", vec!["GB".into()])
+            .order_by("id", Order::Desc)
+            .limit(3)
+            .offset(1)
+            .collect_as()
+            .await
+            .unwrap();
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [15, 12, 9]);
+
+        let streamed: Vec<Account> = db
+            .dataframe("SELECT * FROM accounts", vec![])
+            .await
+            .unwrap()
+            .stream_as::<Account>()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(streamed.len(), 20);
     }
-    let first: Email = db
-        .dataframe("SELECT id, email FROM accounts ORDER BY id", vec![])
-        .await
-        .unwrap()
-        .first_as()
-        .await
-        .unwrap();
-    assert_eq!((first.id, first.email.as_str()), (1, "user1@example.com"));
-
-    let page: Vec<Email> = db
-        .query()
-        .from("accounts")
-        .select(["id", "email"])
-        .filter("country = ?", vec!["GB".into()])
-        .order_by("id", Order::Desc)
-        .limit(3)
-        .offset(1)
-        .collect_as()
-        .await
-        .unwrap();
-    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [15, 12, 9]);
-
-    let streamed: Vec<Account> = db
-        .dataframe("SELECT * FROM accounts", vec![])
-        .await
-        .unwrap()
-        .stream_as::<Account>()
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(streamed.len(), 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,39 +422,41 @@ async fn a_million_rows_stream_in_batches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_upserts_all_land_once() {
-    let db = LocalBuilder::new().in_memory().open().await.unwrap();
-    db.migrate::<Position>().await.unwrap();
-    let tasks: Vec<_> = (0..8)
-        .map(|task| {
-            let db = db.clone();
-            tokio::spawn(async move {
-                let rows: Vec<Position> = (0..50)
-                    .map(|i| Position {
-                        account: i,
-                        symbol: format!("T{task}"),
-                        quantity: i,
-                    })
-                    .collect();
-                db.upsert(&rows).await
+    for kind in backends() {
+        let db = open(&kind).await;
+        db.migrate::<Position>().await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|task| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let rows: Vec<Position> = (0..50)
+                        .map(|i| Position {
+                            account: i,
+                            symbol: format!("T{task}"),
+                            quantity: i,
+                        })
+                        .collect();
+                    db.upsert(&rows).await
+                })
             })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap().unwrap();
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(count(&db, "positions").await, 8 * 50);
+        #[derive(Row)]
+        struct Dup {
+            #[allow(dead_code)]
+            c: i64,
+        }
+        let duplicates: Vec<Dup> = Query::sql(
+            "SELECT COUNT(*) AS c FROM positions GROUP BY account, symbol HAVING COUNT(*) > 1",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        assert!(duplicates.is_empty(), "every row is there exactly once");
     }
-    assert_eq!(count(&db, "positions").await, 8 * 50);
-    #[derive(Row)]
-    struct Dup {
-        #[allow(dead_code)]
-        c: i64,
-    }
-    let duplicates: Vec<Dup> = Query::sql(
-        "SELECT COUNT(*) AS c FROM positions GROUP BY account, symbol HAVING COUNT(*) > 1",
-    )
-    .fetch_all(&db)
-    .await
-    .unwrap();
-    assert!(duplicates.is_empty(), "every row is there exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,4 +7,5 @@ mod json;
 mod models;
 mod roundtrip;
 mod schema;
+mod staging;
 mod validation;

@@ -1,0 +1,731 @@
+//! The staging lifecycle on the embedded engine: staged writes, the janitor, `verify`,
+//! idempotent retries and raw-then-merge, on file, memory and S3 (moto on loopback, started by
+//! `cargo xtask ci` or `cargo xtask with-s3 -- …`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use lakeorm::backends::{ObjectStoreBackend, S3Options};
+use lakeorm::delta::DeltaDialect;
+use lakeorm::embedded::EmbeddedDriver;
+use lakeorm::{
+    Backend, Client, ClientOptions, ConflictStrategy, Driver, DriverCapabilities, Error,
+    ExecContext, ExecMetrics, ExecutionPlan, IDEMPOTENCY_TABLE, IngestId, InsertOptions, Lake,
+    Location, MergeOptions, Query, QueryResult, Result, Row, StagingOp, Statement, TableSpec,
+    TableStats, WritePath,
+};
+use object_store::{ObjectStoreExt as _, PutPayload};
+
+#[derive(Lake, Debug, Clone, PartialEq)]
+struct Event {
+    #[lake(pk)]
+    id: i64,
+    #[lake(validate = "email")]
+    email: String,
+    kind: String,
+}
+
+fn events(from: i64, n: i64) -> Vec<Event> {
+    (from..from + n)
+        .map(|id| Event {
+            id,
+            email: format!("e{id}@example.com"),
+            kind: ["click", "view"][(id % 2) as usize].into(),
+        })
+        .collect()
+}
+
+/// Upserted on its merge key.
+#[derive(Lake, Debug, Clone, PartialEq)]
+struct Balance {
+    #[lake(merge_key)]
+    account: i64,
+    amount: i64,
+}
+
+async fn count(db: &Client, table: &str) -> i64 {
+    #[derive(Row)]
+    struct N {
+        n: i64,
+    }
+    Query::<N>::sql(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .fetch_one(db)
+        .await
+        .unwrap()
+        .n
+}
+
+/// A client on the embedded engine whose engine sees `engine_backend` and whose client side
+/// writes through `backend` (the same one unless a test wants them to disagree).
+async fn client_on(
+    backend: Arc<dyn Backend>,
+    engine_backend: Arc<dyn Backend>,
+    options: ClientOptions,
+) -> Client {
+    let driver = EmbeddedDriver::open(engine_backend).await.unwrap();
+    Client::with_options(
+        Arc::new(driver),
+        Arc::new(DeltaDialect::new()),
+        backend,
+        options,
+    )
+}
+
+async fn client(backend: Arc<dyn Backend>, options: ClientOptions) -> Client {
+    client_on(Arc::clone(&backend), backend, options).await
+}
+
+struct TestLake {
+    backend: Arc<dyn Backend>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn file_lake() -> TestLake {
+    let dir = tempfile::tempdir().unwrap();
+    TestLake {
+        backend: Arc::new(ObjectStoreBackend::file(dir.path()).unwrap()),
+        _dir: Some(dir),
+    }
+}
+
+fn memory_lake() -> TestLake {
+    TestLake {
+        backend: Arc::new(ObjectStoreBackend::memory()),
+        _dir: None,
+    }
+}
+
+fn s3_endpoint(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(endpoint) => Some(endpoint),
+        Err(_) => {
+            assert!(
+                std::env::var_os("LAKEORM_TEST_S3_REQUIRED").is_none(),
+                "LAKEORM_TEST_S3_REQUIRED is set but {var} is not"
+            );
+            eprintln!("no S3 server: run through `cargo xtask ci` or `cargo xtask with-s3 -- …`");
+            None
+        }
+    }
+}
+
+fn s3_options(endpoint: &str, prefix: &str) -> S3Options {
+    let bucket = std::env::var("LAKEORM_TEST_S3_BUCKET").unwrap_or_else(|_| "lakeorm".into());
+    S3Options::new(bucket)
+        .prefix(prefix)
+        .endpoint(endpoint)
+        .region("us-east-1")
+        .credentials("test", "test")
+        .allow_http(true)
+        .max_retries(1)
+        .retry_timeout(Duration::from_secs(5))
+}
+
+/// A fresh lake (its own prefix) on the primary S3 server, if one runs.
+fn s3_lake() -> Option<TestLake> {
+    let endpoint = s3_endpoint("LAKEORM_TEST_S3_ENDPOINT")?;
+    let prefix = format!("it/{}", IngestId::new());
+    Some(TestLake {
+        backend: Arc::new(ObjectStoreBackend::s3(s3_options(&endpoint, &prefix)).unwrap()),
+        _dir: None,
+    })
+}
+
+fn lakes() -> Vec<TestLake> {
+    let mut lakes = vec![file_lake(), memory_lake()];
+    lakes.extend(s3_lake());
+    lakes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_writes_commit_and_leave_no_staging() {
+    for lake in lakes() {
+        let name = lake.backend.name().to_owned();
+        // A tiny threshold sends every write down the staged path.
+        let db = client(
+            Arc::clone(&lake.backend),
+            ClientOptions::new().fast_path_threshold(1),
+        )
+        .await;
+        db.migrate::<Event>().await.unwrap();
+        let report = db.insert(&events(0, 5000)).await.unwrap();
+        assert_eq!(report.write_path, Some(WritePath::ObjectStorage), "{name}");
+        assert_eq!(report.metrics.rows_inserted, 5000, "{name}");
+        let forced = db
+            .insert_with(&events(5000, 10), InsertOptions::new().via_object_storage())
+            .await
+            .unwrap();
+        assert_eq!(forced.write_path, Some(WritePath::ObjectStorage));
+        let direct = db
+            .insert_with(&events(5010, 10), InsertOptions::new().via_direct())
+            .await
+            .unwrap();
+        assert_eq!(direct.write_path, Some(WritePath::Direct));
+        let empty = db
+            .insert_with(&events(0, 0), InsertOptions::new().via_object_storage())
+            .await
+            .unwrap();
+        assert_eq!((empty.rows, empty.write_path), (0, Some(WritePath::Direct)));
+        assert_eq!(count(&db, "events").await, 5020, "{name}");
+
+        // Merges read staged parts too.
+        db.migrate::<Balance>().await.unwrap();
+        let balances = |amount| {
+            (0..100)
+                .map(|account| Balance { account, amount })
+                .collect::<Vec<_>>()
+        };
+        db.insert(&balances(1)).await.unwrap();
+        let upsert = db.upsert(&balances(2)).await.unwrap();
+        assert_eq!(upsert.write_path, Some(WritePath::ObjectStorage));
+        assert_eq!(upsert.metrics.rows_updated, 100, "{name}");
+        assert_eq!(count(&db, "balances WHERE amount = 2").await, 100);
+
+        assert!(
+            lake.backend.list_staging().await.unwrap().is_empty(),
+            "{name}: staging left behind"
+        );
+    }
+}
+
+/// Delegates to a real engine, failing the first target write either before it commits or
+/// after (the reply lost on the way back): the two failures a retry must survive.
+#[derive(Debug)]
+struct Faulty {
+    inner: Arc<dyn Driver>,
+    fault: Mutex<Option<Fault>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    BeforeCommit,
+    AfterCommit,
+}
+
+impl Faulty {
+    fn arm(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = Some(fault);
+    }
+}
+
+fn lost(when: &str) -> Error {
+    Error::engine(
+        "faulty",
+        "commit",
+        false,
+        std::io::Error::other(format!("connection reset {when}")),
+    )
+}
+
+#[async_trait]
+impl Driver for Faulty {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> DriverCapabilities {
+        self.inner.capabilities()
+    }
+    async fn execute(&self, plan: ExecutionPlan, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
+        let target_write = matches!(
+            plan,
+            ExecutionPlan::Append { .. }
+                | ExecutionPlan::Merge { .. }
+                | ExecutionPlan::Update { .. }
+        ) && plan
+            .table()
+            .is_some_and(|t| t.table.name != IDEMPOTENCY_TABLE);
+        let fault = if target_write {
+            self.fault.lock().unwrap().take()
+        } else {
+            None
+        };
+        match fault {
+            Some(Fault::BeforeCommit) => Err(lost("before the commit")),
+            Some(Fault::AfterCommit) => {
+                self.inner.execute(plan, ctx).await?;
+                Err(lost("after the commit"))
+            }
+            None => self.inner.execute(plan, ctx).await,
+        }
+    }
+    async fn query(&self, statement: Statement, ctx: ExecContext<'_>) -> Result<QueryResult> {
+        self.inner.query(statement, ctx).await
+    }
+    async fn stats(&self, table: &TableSpec, ctx: ExecContext<'_>) -> Result<TableStats> {
+        self.inner.stats(table, ctx).await
+    }
+    async fn read_parquet(
+        &self,
+        location: &Location,
+        ctx: ExecContext<'_>,
+    ) -> Result<Option<QueryResult>> {
+        self.inner.read_parquet(location, ctx).await
+    }
+    async fn is_committed(
+        &self,
+        table: &TableSpec,
+        id: &IngestId,
+        ctx: ExecContext<'_>,
+    ) -> Result<bool> {
+        self.inner.is_committed(table, id, ctx).await
+    }
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+    async fn close(&self) -> Result<()> {
+        self.inner.close().await
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+async fn faulty_client(backend: Arc<dyn Backend>, options: ClientOptions) -> (Client, Arc<Faulty>) {
+    let inner = EmbeddedDriver::open(Arc::clone(&backend)).await.unwrap();
+    let faulty = Arc::new(Faulty {
+        inner: Arc::new(inner),
+        fault: Mutex::new(None),
+    });
+    let db = Client::with_options(
+        Arc::clone(&faulty) as Arc<dyn Driver>,
+        Arc::new(DeltaDialect::new()),
+        backend,
+        options,
+    );
+    (db, faulty)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_insert_whose_commit_fails_leaves_no_staging() {
+    for lake in [file_lake(), memory_lake()] {
+        let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        db.migrate::<Event>().await.unwrap();
+        faulty.arm(Fault::BeforeCommit);
+        let staged = InsertOptions::new().via_object_storage();
+        let err = db
+            .insert_with(&events(0, 100), staged.clone())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("before the commit"), "{err}");
+        assert!(lake.backend.list_staging().await.unwrap().is_empty());
+        assert_eq!(count(&db, "events").await, 0);
+
+        // A commit the engine itself refuses (no such table) cleans up too.
+        #[derive(Lake, Debug, Clone)]
+        struct NeverMigrated {
+            id: i64,
+        }
+        let err = db
+            .insert_with(&[NeverMigrated { id: 1 }], staged)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(lake.backend.list_staging().await.unwrap().is_empty());
+    }
+}
+
+async fn put(backend: &dyn Backend, location: &Location) {
+    backend
+        .object_store()
+        .put(&backend.store_path(location), PutPayload::from_static(b"x"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_staging_deletes_old_orphans_and_keeps_fresh_ones() {
+    for lake in lakes() {
+        let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        let backend = lake.backend.as_ref();
+        let orphan = IngestId::at(SystemTime::now() - Duration::from_secs(80 * 3600));
+        let fresh = IngestId::new();
+        for id in [orphan, fresh] {
+            put(
+                backend,
+                &backend.staging_location(&id).join("part-00000.parquet"),
+            )
+            .await;
+        }
+        let report = db
+            .cleanup_staging(Duration::from_secs(72 * 3600))
+            .await
+            .unwrap();
+        assert_eq!(report.scanned, 2);
+        assert_eq!(report.deleted, vec![backend.staging_location(&orphan)]);
+        assert_eq!(report.kept, vec![backend.staging_location(&fresh)]);
+        let left: Vec<_> = backend
+            .list_staging()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.ingest_id)
+            .collect();
+        assert_eq!(left, vec![Some(fresh)]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_when_client_and_engine_agree() {
+    for lake in lakes() {
+        let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        let report = db.verify().await.unwrap();
+        assert_eq!(report.rows, 3);
+        assert_eq!(report.client_uri, report.driver_uri);
+        assert!(
+            lake.backend.list_staging().await.unwrap().is_empty(),
+            "the probe is removed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_each_failing_leg() {
+    // The client cannot write: its lake directory was replaced by a file.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    let broken: Arc<dyn Backend> = Arc::new(ObjectStoreBackend::file(&root).unwrap());
+    let engine: Arc<dyn Backend> = Arc::new(ObjectStoreBackend::memory());
+    std::fs::remove_dir(&root).unwrap();
+    std::fs::write(&root, b"not a directory").unwrap();
+    let db = client_on(broken, Arc::clone(&engine), ClientOptions::new()).await;
+    match db.verify().await {
+        Err(Error::ClientStaging(e)) => assert_eq!(e.op, StagingOp::ProbeWrite),
+        other => panic!("expected ClientStaging, got {other:?}"),
+    }
+
+    // The engine cannot read: it has no store for the client's `memory://` lake.
+    let file = file_lake();
+    let db = client_on(
+        Arc::new(ObjectStoreBackend::memory()),
+        Arc::clone(&file.backend),
+        ClientOptions::new(),
+    )
+    .await;
+    match db.verify().await {
+        Err(Error::DriverRead(e)) => {
+            assert!(e.staging_uri.starts_with("memory:///lake/_staging/"), "{e}")
+        }
+        other => panic!("expected DriverRead, got {other:?}"),
+    }
+
+    // Both work, but see different storage: two separate in-memory stores.
+    let db = client_on(
+        Arc::new(ObjectStoreBackend::memory()),
+        engine,
+        ClientOptions::new(),
+    )
+    .await;
+    match db.verify().await {
+        Err(Error::UriMismatch(e)) => assert_eq!(e.client_uri, e.driver_uri),
+        other => panic!("expected UriMismatch, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_catches_a_mismatched_s3_endpoint() {
+    let (Some(primary), Some(alternate)) = (
+        s3_endpoint("LAKEORM_TEST_S3_ENDPOINT"),
+        s3_endpoint("LAKEORM_TEST_S3_ALT_ENDPOINT"),
+    ) else {
+        return;
+    };
+    let prefix = format!("verify/{}", IngestId::new());
+    let client_side: Arc<dyn Backend> =
+        Arc::new(ObjectStoreBackend::s3(s3_options(&primary, &prefix)).unwrap());
+
+    // Same bucket and prefix, another server: the probe is not there.
+    let other: Arc<dyn Backend> =
+        Arc::new(ObjectStoreBackend::s3(s3_options(&alternate, &prefix)).unwrap());
+    let db = client_on(Arc::clone(&client_side), other, ClientOptions::new()).await;
+    match db.verify().await {
+        Err(Error::UriMismatch(e)) => assert!(e.detail.contains("different storage"), "{e}"),
+        other => panic!("expected UriMismatch, got {other:?}"),
+    }
+
+    // The engine was set up without S3 (a local lake): it cannot read the client's object.
+    let local = file_lake();
+    let db = client_on(
+        Arc::clone(&client_side),
+        Arc::clone(&local.backend),
+        ClientOptions::new(),
+    )
+    .await;
+    match db.verify().await {
+        Err(Error::DriverRead(e)) => assert!(e.staging_uri.starts_with("s3://"), "{e}"),
+        other => panic!("expected DriverRead, got {other:?}"),
+    }
+
+    // The client's bucket does not exist: it cannot write.
+    let missing: Arc<dyn Backend> = Arc::new(
+        ObjectStoreBackend::s3(
+            S3Options::new("no-such-bucket")
+                .endpoint(&primary)
+                .credentials("test", "test")
+                .allow_http(true)
+                .max_retries(0),
+        )
+        .unwrap(),
+    );
+    let db = client_on(missing, client_side, ClientOptions::new()).await;
+    match db.verify().await {
+        Err(Error::ClientStaging(e)) => {
+            assert_eq!(e.op, StagingOp::ProbeWrite);
+            assert_eq!(e.backend, "s3");
+        }
+        other => panic!("expected ClientStaging, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_lake_works_like_a_local_one() {
+    let Some(lake) = s3_lake() else { return };
+    let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+    db.migrate::<Event>().await.unwrap();
+    db.insert(&events(0, 1000)).await.unwrap();
+    db.migrate::<Balance>().await.unwrap();
+    db.insert(
+        &(0..10)
+            .map(|account| Balance { account, amount: 1 })
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    db.upsert(
+        &(5..15)
+            .map(|account| Balance { account, amount: 2 })
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&db, "balances").await, 15);
+    assert_eq!(count(&db, "balances WHERE amount = 2").await, 10);
+    db.delete_where::<Event>("kind = ?", vec!["click".into()])
+        .await
+        .unwrap();
+    assert_eq!(count(&db, "events").await, 500);
+    let stats = db.maintain().stats::<Event>().await.unwrap();
+    assert_eq!(stats.rows, 500);
+
+    // Another client on the same lake sees the tables by name.
+    let second = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+    assert_eq!(count(&second, "events").await, 500);
+
+    // Concurrent writers commit through conditional puts and retry their conflicts.
+    let mut tasks = Vec::new();
+    for writer in 0..4i64 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            db.upsert(
+                &(0..50)
+                    .map(|i| Balance {
+                        account: 1000 + writer * 50 + i,
+                        amount: writer,
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(count(&db, "balances").await, 215);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_retry_after_a_lost_reply_writes_nothing() {
+    for lake in lakes() {
+        let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        db.migrate::<Event>().await.unwrap();
+        let keyed = InsertOptions::new().with_idempotency_key("batch-2026-11-26-001");
+        faulty.arm(Fault::AfterCommit);
+        assert!(
+            db.insert_with(&events(0, 1000), keyed.clone())
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            count(&db, "events").await,
+            1000,
+            "the first attempt did commit"
+        );
+
+        let retry = db
+            .insert_with(&events(0, 1000), keyed.clone())
+            .await
+            .unwrap();
+        assert!(retry.deduplicated);
+        assert_eq!(retry.write_path, None);
+        assert_eq!(count(&db, "events").await, 1000, "each row once");
+        let again = db.insert_with(&events(0, 1000), keyed).await.unwrap();
+        assert!(again.deduplicated);
+        assert_eq!(again.ingest_id, retry.ingest_id);
+
+        // Another key is another write.
+        let other = db
+            .insert_with(
+                &events(1000, 10),
+                InsertOptions::new().with_idempotency_key("batch-002"),
+            )
+            .await
+            .unwrap();
+        assert!(!other.deduplicated);
+        assert_eq!(count(&db, "events").await, 1010);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_retry_after_a_failed_commit_writes_once() {
+    for lake in lakes() {
+        let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        db.migrate::<Event>().await.unwrap();
+        // Staged, so that the failed attempt also proves its parts are gone.
+        let keyed = InsertOptions::new()
+            .with_idempotency_key("feed-42")
+            .via_object_storage();
+        faulty.arm(Fault::BeforeCommit);
+        assert!(
+            db.insert_with(&events(0, 500), keyed.clone())
+                .await
+                .is_err()
+        );
+        assert_eq!(count(&db, "events").await, 0);
+        assert!(lake.backend.list_staging().await.unwrap().is_empty());
+
+        let retry = db
+            .insert_with(&events(0, 500), keyed.clone())
+            .await
+            .unwrap();
+        assert!(!retry.deduplicated);
+        assert_eq!(retry.metrics.rows_inserted, 500);
+        assert_eq!(count(&db, "events").await, 500);
+        #[derive(Row)]
+        struct Ids {
+            ids: i64,
+        }
+        let distinct = Query::<Ids>::sql("SELECT COUNT(DISTINCT _ingest_id) AS ids FROM events")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            distinct.ids, 1,
+            "the retry wrote under the first attempt's ingest id"
+        );
+        assert!(
+            db.insert_with(&events(0, 500), keyed)
+                .await
+                .unwrap()
+                .deduplicated
+        );
+        assert_eq!(count(&db, "events").await, 500);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commit_log_not_the_rows_witnesses_an_idempotent_write() {
+    let lake = memory_lake();
+    let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+    db.migrate::<Balance>().await.unwrap();
+    let keyed = InsertOptions::new().with_idempotency_key("settlement-7");
+    let first = db
+        .insert_with(
+            &[Balance {
+                account: 1,
+                amount: 100,
+            }],
+            keyed.clone(),
+        )
+        .await
+        .unwrap();
+    // A later write replaces the row, and with it the first write's ingest id.
+    db.upsert(&[Balance {
+        account: 1,
+        amount: 5,
+    }])
+    .await
+    .unwrap();
+    let retry = db
+        .insert_with(
+            &[Balance {
+                account: 1,
+                amount: 100,
+            }],
+            keyed,
+        )
+        .await
+        .unwrap();
+    assert!(retry.deduplicated);
+    assert_eq!(retry.ingest_id, first.ingest_id);
+    assert_eq!(
+        count(&db, "balances WHERE amount = 5").await,
+        1,
+        "the stale retry did not revert it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_expire() {
+    let lake = memory_lake();
+    let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+    db.migrate::<Event>().await.unwrap();
+    let short = InsertOptions::new()
+        .with_idempotency_key("k")
+        .idempotency_ttl(Duration::ZERO);
+    db.insert_with(&events(0, 10), short.clone()).await.unwrap();
+    let second = db.insert_with(&events(0, 10), short).await.unwrap();
+    assert!(!second.deduplicated, "an expired key is forgotten");
+    assert_eq!(count(&db, "events").await, 20);
+    assert_eq!(count(&db, IDEMPOTENCY_TABLE).await, 2);
+    let expired = db.maintain().expire_idempotency_keys().await.unwrap();
+    assert_eq!(expired.rows_deleted, 2);
+    assert_eq!(count(&db, IDEMPOTENCY_TABLE).await, 0);
+    assert!(matches!(
+        db.insert_with(&events(0, 1), InsertOptions::new().with_idempotency_key(""))
+            .await,
+        Err(Error::Config(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_rows_merge_only_when_valid() {
+    for lake in lakes() {
+        let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        db.migrate::<Event>().await.unwrap();
+
+        // An untrusted feed with one bad record lands whole, and stays raw.
+        let mut feed = events(0, 100);
+        feed[42].email = "not-an-email".into();
+        let landed = db.insert_raw(&feed).await.unwrap();
+        assert_eq!(landed.raw_table(), "events_raw");
+        assert_eq!(landed.rows(), 100);
+        match landed.then_merge(MergeOptions::new()).await {
+            Err(Error::Validation(e)) => assert_eq!(e.errors().len(), 1, "{e}"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        assert_eq!(count(&db, "events").await, 0);
+        assert_eq!(count(&db, "events_raw").await, 100);
+
+        // A clean feed merges, keeps its ingest id, and leaves the raw table.
+        let clean = db.insert_raw(&events(100, 50)).await.unwrap();
+        let id = clean.ingest_id();
+        let merged = clean.then_merge(MergeOptions::new()).await.unwrap();
+        assert_eq!(merged.ingest_id, id);
+        assert_eq!(count(&db, "events").await, 50);
+        assert_eq!(count(&db, "events_raw").await, 100);
+
+        // Spawned, with a conflict strategy: existing keys are ignored.
+        let overlapping = db.insert_raw(&events(140, 20)).await.unwrap();
+        let handle =
+            overlapping.spawn_merge(MergeOptions::new().on_conflict(ConflictStrategy::Ignore));
+        let report = handle.wait().await.unwrap();
+        assert_eq!(report.metrics.rows_inserted, 10);
+        assert_eq!(count(&db, "events").await, 60);
+
+        // Kept raw on purpose.
+        let kept = db.insert_raw(&events(500, 5)).await.unwrap().commit();
+        assert_eq!(kept.rows, 5);
+        assert_eq!(count(&db, "events_raw").await, 105);
+        assert_eq!(count(&db, "events").await, 60);
+    }
+}
