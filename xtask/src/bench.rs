@@ -26,6 +26,13 @@ const COMPARISONS: &[Comparison] = &[
     Comparison {
         bench: "client",
         package: "lakeorm",
+        group: "client-insert",
+        subject: "lakeorm-staged",
+        peers: &["delta-rs"],
+    },
+    Comparison {
+        bench: "client",
+        package: "lakeorm",
         group: "client-query",
         subject: "lakeorm",
         peers: &["datafusion"],

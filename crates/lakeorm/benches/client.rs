@@ -1,12 +1,14 @@
 //! The Client's write and read overhead on the embedded engine, against the peer it wraps:
 //! delta-rs writing the same prebuilt `RecordBatch`es, and DataFusion collecting the same query.
+//! The staged write path (Parquet parts on the backend, then one commit) is measured against the
+//! same peer.
 //!
 //! `cargo xtask bench` prints the ratios.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use deltalake::DeltaTableBuilder;
 use deltalake::protocol::SaveMode;
-use lakeorm::{Lake, LocalBuilder, Query, Row};
+use lakeorm::{InsertOptions, Lake, LocalBuilder, Query, Row};
 
 const ROWS: usize = 100_000;
 
@@ -71,6 +73,11 @@ fn client(c: &mut Criterion) {
     insert.sample_size(10);
     insert.bench_function("lakeorm", |b| {
         b.iter(|| rt.block_on(db.insert(&rows)).unwrap());
+    });
+    // The staged path: Parquet parts on the backend, read back and committed by the engine.
+    insert.bench_function("lakeorm-staged", |b| {
+        let staged = InsertOptions::new().via_object_storage();
+        b.iter(|| rt.block_on(db.insert_with(&rows, staged.clone())).unwrap());
     });
     insert.bench_function("delta-rs", |b| {
         b.iter(|| {
