@@ -8,7 +8,7 @@
 //!
 //! The lake is a path, `file://`, `s3://bucket/prefix` (configured by the standard `AWS_*`
 //! variables, including `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for S3-compatible servers) or
-//! `gs://bucket/prefix` when built with the `gcs` feature; by default `$LAKEORM_PATH`, else
+//! `gs://bucket/prefix` (configured by the `GOOGLE_*` variables); by default `$LAKEORM_PATH`, else
 //! `./lake`, as for `lakeorm::local()`.
 
 use std::process::ExitCode;

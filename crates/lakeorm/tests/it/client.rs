@@ -64,7 +64,8 @@ fn backends() -> Vec<Kind> {
     vec![Kind::File(tempfile::tempdir().unwrap()), Kind::Memory]
 }
 
-async fn count(db: &Client, table: &str) -> i64 {
+/// `SELECT COUNT(*)` of `table` (which may carry a `WHERE` clause).
+pub(crate) async fn count(db: &Client, table: &str) -> i64 {
     #[derive(Row)]
     struct N {
         n: i64,

@@ -17,6 +17,8 @@ use lakeorm::{
 };
 use object_store::{ObjectStoreExt as _, PutPayload};
 
+use crate::client::count;
+
 #[derive(Lake, Debug, Clone, PartialEq)]
 struct Event {
     #[lake(pk)]
@@ -42,18 +44,6 @@ struct Balance {
     #[lake(merge_key)]
     account: i64,
     amount: i64,
-}
-
-async fn count(db: &Client, table: &str) -> i64 {
-    #[derive(Row)]
-    struct N {
-        n: i64,
-    }
-    Query::<N>::sql(format!("SELECT COUNT(*) AS n FROM {table}"))
-        .fetch_one(db)
-        .await
-        .unwrap()
-        .n
 }
 
 /// A client on the embedded engine whose engine sees `engine_backend` and whose client side
