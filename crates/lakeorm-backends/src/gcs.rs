@@ -10,7 +10,7 @@ use std::sync::Arc;
 use lakeorm_core::{Error, Location, Result};
 use object_store::gcp::GoogleCloudStorageBuilder;
 
-use crate::store::ObjectStoreBackend;
+use crate::store::{ObjectStoreBackend, bucket_root};
 
 /// How to reach a GCS bucket.
 ///
@@ -78,15 +78,7 @@ impl GcsOptions {
 
     /// The lake's root URI (`gs://bucket/prefix`).
     pub fn root(&self) -> Result<Location> {
-        if self.bucket.is_empty() {
-            return Err(Error::Config("a GCS lake needs a bucket name".into()));
-        }
-        let root = if self.prefix.is_empty() {
-            format!("gs://{}", self.bucket)
-        } else {
-            format!("gs://{}/{}", self.bucket, self.prefix)
-        };
-        Location::parse(&root)
+        bucket_root("gs", &self.bucket, &self.prefix)
     }
 }
 

@@ -8,7 +8,7 @@ use lakeorm_core::{Error, Location, Result};
 use object_store::aws::AmazonS3Builder;
 use object_store::{BackoffConfig, RetryConfig};
 
-use crate::store::ObjectStoreBackend;
+use crate::store::{ObjectStoreBackend, bucket_root};
 
 /// How to reach an S3 bucket.
 ///
@@ -134,15 +134,7 @@ impl S3Options {
 
     /// The lake's root URI (`s3://bucket/prefix`).
     pub fn root(&self) -> Result<Location> {
-        if self.bucket.is_empty() {
-            return Err(Error::Config("an S3 lake needs a bucket name".into()));
-        }
-        let root = if self.prefix.is_empty() {
-            format!("s3://{}", self.bucket)
-        } else {
-            format!("s3://{}/{}", self.bucket, self.prefix)
-        };
-        Location::parse(&root)
+        bucket_root("s3", &self.bucket, &self.prefix)
     }
 
     fn builder(&self) -> AmazonS3Builder {

@@ -11,6 +11,22 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 
+/// The root `scheme://bucket[/prefix]` of a lake in a bucket.
+#[cfg_attr(not(any(feature = "s3", feature = "gcs")), allow(dead_code))]
+pub(crate) fn bucket_root(scheme: &str, bucket: &str, prefix: &str) -> Result<Location> {
+    if bucket.is_empty() {
+        return Err(Error::Config(format!(
+            "a {scheme}:// lake needs a bucket name"
+        )));
+    }
+    let root = if prefix.is_empty() {
+        format!("{scheme}://{bucket}")
+    } else {
+        format!("{scheme}://{bucket}/{prefix}")
+    };
+    Location::parse(&root)
+}
+
 /// A [`Backend`] over any `object_store` store.
 ///
 /// Constructors pick the store and the root: [`file`](Self::file) (a local directory),
