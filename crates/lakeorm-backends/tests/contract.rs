@@ -215,14 +215,23 @@ async fn large_parts_upload_in_pieces(backend: &ObjectStoreBackend) {
 }
 
 async fn aborted_writers_leave_nothing(backend: &ObjectStoreBackend) {
+    // Enough uncompressed data, flushed in small row groups, that the upload is under way
+    // (past object_store's 10 MiB buffer: a multipart upload on S3, a temporary file on disk)
+    // when the writer is abandoned.
     let id = IngestId::new();
     let mut writer = PartWriter::new(
         backend,
         backend.staging_location(&id),
         schema(),
-        PartWriterOptions::default(),
+        PartWriterOptions {
+            compression: Compression::None,
+            row_group_bytes: 1 << 20,
+            ..PartWriterOptions::default()
+        },
     );
-    writer.write(&batch(0, 1000)).await.unwrap();
+    for start in (0..400_000).step_by(100_000) {
+        writer.write(&batch(start, 100_000)).await.unwrap();
+    }
     writer.abort().await;
     let left: Vec<_> = backend
         .object_store()
