@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::error::Result;
+use crate::migration::{Safety, SchemaChange};
 use crate::plan::{ExecutionPlan, Statement, TableFormat, TableRef};
 use crate::schema::{LakeSchema, Partition};
 
@@ -38,6 +39,15 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// Plans whose rows are in memory (`WriteSource::Batches`) are rendered against a temporary
     /// view the engine registers under [`SOURCE_VIEW`].
     fn render(&self, plan: &ExecutionPlan) -> Result<Vec<Statement>>;
+
+    /// Judges a schema change by this format's rules: safe, destructive (with the reason a
+    /// migration file states) or not expressible.
+    fn classify(&self, change: &SchemaChange) -> Safety;
+
+    /// The SQL statements (without trailing `;`) that carry out `change` on `table`, for
+    /// migration files. Fails with [`Unsupported`](crate::Error::Unsupported) when
+    /// [`classify`](Self::classify) says the format cannot express the change.
+    fn render_change(&self, table: &TableRef, change: &SchemaChange) -> Result<Vec<String>>;
 }
 
 /// The name under which SQL engines expose in-memory source rows to rendered statements.

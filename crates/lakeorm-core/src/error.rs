@@ -145,6 +145,14 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A migration file could not be authored, checked or applied.
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+
+    /// A live table's schema differs from its model.
+    #[error(transparent)]
+    SchemaMismatch(#[from] SchemaMismatch),
+
     /// An Arrow compute or layout error.
     #[error("lakeorm: arrow error: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
@@ -281,6 +289,108 @@ pub struct UriMismatch {
     pub driver_uri: String,
     /// What differed.
     pub detail: String,
+}
+
+/// A migration file could not be authored, checked or applied.
+#[derive(Debug, thiserror::Error)]
+#[error("lakeorm: migration {file}: {reason}{}", statement.as_ref().map(|s| format!("\n  statement: {s}")).unwrap_or_default())]
+pub struct MigrationError {
+    /// The file involved (or `lakeorm.sum`).
+    pub file: String,
+    /// The statement that failed, when applying.
+    pub statement: Option<String>,
+    /// What went wrong and what to do.
+    pub reason: String,
+    /// The underlying error, when a statement failed.
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+/// How one column of a live table differs from its model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ColumnDifference {
+    /// The model has the column; the table does not.
+    Missing {
+        /// The column.
+        column: String,
+    },
+    /// The table has a column the model does not.
+    Extra {
+        /// The column.
+        column: String,
+    },
+    /// The column's types differ.
+    Type {
+        /// The column.
+        column: String,
+        /// What the model declares.
+        model: String,
+        /// What the table holds.
+        table: String,
+    },
+    /// The column's nullability differs.
+    Nullability {
+        /// The column.
+        column: String,
+        /// Whether the model's column is nullable.
+        model_nullable: bool,
+    },
+}
+
+impl ColumnDifference {
+    /// The column the difference is about.
+    pub fn column(&self) -> &str {
+        match self {
+            ColumnDifference::Missing { column }
+            | ColumnDifference::Extra { column }
+            | ColumnDifference::Type { column, .. }
+            | ColumnDifference::Nullability { column, .. } => column,
+        }
+    }
+}
+
+impl fmt::Display for ColumnDifference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let null = |nullable: bool| if nullable { "nullable" } else { "NOT NULL" };
+        match self {
+            ColumnDifference::Missing { column } => {
+                write!(f, "`{column}`: in the model, missing from the table")
+            }
+            ColumnDifference::Extra { column } => {
+                write!(f, "`{column}`: in the table, not in the model")
+            }
+            ColumnDifference::Type {
+                column,
+                model,
+                table,
+            } => write!(
+                f,
+                "`{column}`: type {table} in the table, {model} in the model"
+            ),
+            ColumnDifference::Nullability {
+                column,
+                model_nullable,
+            } => write!(
+                f,
+                "`{column}`: {} in the table, {} in the model",
+                null(!model_nullable),
+                null(*model_nullable)
+            ),
+        }
+    }
+}
+
+/// A live table's schema differs from its model (`assert_schema`).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("lakeorm: table `{table}` does not match model `{model}`:{}\n  (write a migration with `lakeorm migrate generate`, then apply it with `lakeorm migrate up`)", differences.iter().map(|d| format!("\n  - {d}")).collect::<String>())]
+pub struct SchemaMismatch {
+    /// The table.
+    pub table: String,
+    /// The model's type name.
+    pub model: String,
+    /// Every differing column.
+    pub differences: Vec<ColumnDifference>,
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod json;
 pub mod lake;
 pub mod location;
+pub mod migration;
 pub mod plan;
 pub mod schema;
 pub mod sortable;
@@ -35,12 +36,14 @@ pub use dialect::Dialect;
 pub use driver::{BatchStream, Driver, DriverCapabilities, ExecContext, QueryResult};
 pub use encode::EncodeError;
 pub use error::{
-    BoxError, ClientStaging, ClusterNotReady, DriverRead, Error, Result, StagingOp, UriMismatch,
+    BoxError, ClientStaging, ClusterNotReady, ColumnDifference, DriverRead, Error, MigrationError,
+    Result, SchemaMismatch, StagingOp, UriMismatch,
 };
 pub use ingest::IngestId;
 pub use json::{JsonError, from_json, from_json_array};
 pub use lake::{Lake, Row, schema_fingerprint};
 pub use location::Location;
+pub use migration::{ColumnState, PartitionField, Safety, SchemaChange, TableState};
 pub use plan::{
     ExecMetrics, ExecutionPlan, MergeAction, Param, Predicate, Statement, TableFormat, TableRef,
     TableSpec, TableStats, WriteSource,

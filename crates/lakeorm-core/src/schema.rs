@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The name of the system column that carries each row's ingest id.
@@ -24,7 +25,8 @@ pub const UTC: &str = "UTC";
 /// The logical type of a column: what the table stores, independent of any engine.
 ///
 /// Each has one Arrow representation ([`LakeType::to_arrow`]); dialects map it to their SQL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum LakeType {
     /// `bool`.
@@ -143,7 +145,7 @@ impl fmt::Display for LakeType {
 }
 
 /// A type together with its nullability.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ColumnType {
     /// The logical type.
     pub ty: LakeType,
@@ -167,7 +169,7 @@ impl ColumnType {
 }
 
 /// A field of a nested struct column.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StructField {
     /// The column name inside the struct.
     pub name: String,
@@ -183,7 +185,8 @@ fn struct_fields(fields: &[StructField]) -> Fields {
 }
 
 /// How a column partitions its table (the Iceberg transform set, which is closed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Partition {
     /// One partition per distinct value.
     Identity,
@@ -258,6 +261,9 @@ pub struct LakeField {
     pub auto: Option<AutoKind>,
     /// The validation rules declared on the field.
     pub rules: Vec<RuleSpec>,
+    /// The column's previous name (`#[lake(renamed_from = "…")]`), which migration authoring
+    /// turns into a rename.
+    pub renamed_from: Option<String>,
 }
 
 impl LakeField {
@@ -275,6 +281,7 @@ impl LakeField {
             json: false,
             auto: None,
             rules: Vec::new(),
+            renamed_from: None,
         }
     }
 

@@ -6,18 +6,24 @@
 //! spliced into SQL except ingest ids and locations, which lakeorm itself generates and which
 //! are escaped as literals.
 
+use std::collections::BTreeMap;
+
 use crate::dialect::{Dialect, SOURCE_VIEW};
 use crate::error::{Error, Result};
-use crate::plan::{ExecutionPlan, MergeAction, Predicate, Statement, TableSpec, WriteSource};
-use crate::schema::{INGEST_ID_COLUMN, LakeField, LakeType, Partition};
+use crate::location::Location;
+use crate::migration::{ColumnState, PartitionField, Safety, SchemaChange, TableState};
+use crate::plan::{
+    ExecutionPlan, MergeAction, Predicate, Statement, TableFormat, TableRef, TableSpec, WriteSource,
+};
+use crate::schema::{INGEST_ID_COLUMN, LakeType, Partition};
 
 /// What a dialect contributes to Spark SQL rendering.
 pub trait SparkSqlDialect: Dialect {
     /// The SQL type of a column type.
     fn type_sql(&self, ty: &LakeType) -> String;
 
-    /// The partition expression of `field` (e.g. `` bucket(16, `id`) ``).
-    fn partition_sql(&self, field: &LakeField, partition: Partition) -> Result<String>;
+    /// The partition expression of `column` (e.g. `` bucket(16, `id`) ``).
+    fn partition_sql(&self, column: &str, partition: Partition) -> Result<String>;
 
     /// Whether CREATE TABLE carries the backend's `LOCATION`.
     fn with_location(&self) -> bool;
@@ -63,11 +69,7 @@ pub fn spark_type(ty: &LakeType, small_ints: bool) -> String {
 }
 
 fn qualified<D: SparkSqlDialect + ?Sized>(dialect: &D, spec: &TableSpec) -> String {
-    spec.table
-        .parts()
-        .map(|p| dialect.quote_ident(p))
-        .collect::<Vec<_>>()
-        .join(".")
+    qualified_ref(dialect, &spec.table)
 }
 
 /// Every column of the table, system column last, quoted.
@@ -141,48 +143,172 @@ fn assignments<D: SparkSqlDialect + ?Sized>(
 /// CREATE TABLE IF NOT EXISTS for `spec`.
 pub fn create_table<D: SparkSqlDialect + ?Sized>(dialect: &D, spec: &TableSpec) -> Result<String> {
     dialect.check_schema(&spec.schema)?;
-    let mut columns: Vec<String> = spec
-        .schema
-        .fields()
+    let location = if dialect.with_location() {
+        spec.location.as_ref()
+    } else {
+        None
+    };
+    create_table_sql(
+        dialect,
+        &spec.table,
+        &TableState::from_schema(&spec.schema),
+        spec.format,
+        location,
+        &spec.properties,
+    )
+}
+
+/// CREATE TABLE IF NOT EXISTS for a table in `state`, the system column last.
+pub fn create_table_sql<D: SparkSqlDialect + ?Sized>(
+    dialect: &D,
+    table: &TableRef,
+    state: &TableState,
+    format: TableFormat,
+    location: Option<&Location>,
+    properties: &BTreeMap<String, String>,
+) -> Result<String> {
+    let mut columns: Vec<String> = state
+        .columns
         .iter()
-        .map(|f| {
-            format!(
-                "{} {}{}",
-                dialect.quote_ident(&f.column),
-                dialect.type_sql(&f.ty.ty),
-                if f.ty.nullable { "" } else { " NOT NULL" }
-            )
-        })
+        .map(|c| column_def(dialect, c))
         .collect();
     columns.push(format!("{} STRING", dialect.quote_ident(INGEST_ID_COLUMN)));
     let mut sql = format!(
-        "CREATE TABLE IF NOT EXISTS {} ({}) USING {}",
-        qualified(dialect, spec),
+        "CREATE TABLE IF NOT EXISTS {} ({}) USING {format}",
+        qualified_ref(dialect, table),
         columns.join(", "),
-        spec.format
     );
-    let partitions = spec
-        .schema
-        .partitions()
-        .map(|(f, p)| dialect.partition_sql(f, p))
-        .collect::<Result<Vec<_>>>()?;
+    let partitions = partition_list(dialect, &state.partitioning())?;
     if !partitions.is_empty() {
-        sql.push_str(&format!(" PARTITIONED BY ({})", partitions.join(", ")));
+        sql.push_str(&format!(" PARTITIONED BY ({partitions})"));
     }
-    if dialect.with_location()
-        && let Some(location) = &spec.location
-    {
+    if let Some(location) = location {
         sql.push_str(&format!(" LOCATION {}", string_literal(location.as_str())));
     }
-    if !spec.properties.is_empty() {
-        let props: Vec<String> = spec
-            .properties
-            .iter()
-            .map(|(k, v)| format!("{} = {}", string_literal(k), string_literal(v)))
-            .collect();
-        sql.push_str(&format!(" TBLPROPERTIES ({})", props.join(", ")));
+    if !properties.is_empty() {
+        sql.push_str(&format!(" TBLPROPERTIES ({})", properties_sql(properties)));
     }
     Ok(sql)
+}
+
+fn column_def<D: SparkSqlDialect + ?Sized>(dialect: &D, column: &ColumnState) -> String {
+    format!(
+        "{} {}{}",
+        dialect.quote_ident(&column.name),
+        dialect.type_sql(&column.ty),
+        if column.nullable { "" } else { " NOT NULL" }
+    )
+}
+
+fn partition_list<D: SparkSqlDialect + ?Sized>(
+    dialect: &D,
+    fields: &[PartitionField],
+) -> Result<String> {
+    Ok(fields
+        .iter()
+        .map(|p| dialect.partition_sql(&p.column, p.transform))
+        .collect::<Result<Vec<_>>>()?
+        .join(", "))
+}
+
+/// `'key' = 'value', …` for TBLPROPERTIES.
+pub fn properties_sql(properties: &BTreeMap<String, String>) -> String {
+    properties
+        .iter()
+        .map(|(k, v)| format!("{} = {}", string_literal(k), string_literal(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The quoted, qualified name of `table`.
+pub fn qualified_ref<D: Dialect + ?Sized>(dialect: &D, table: &TableRef) -> String {
+    table
+        .parts()
+        .map(|p| dialect.quote_ident(p))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The Spark SQL statements of a schema change, as every Spark-SQL dialect spells them; dialects
+/// add their own prerequisites and partition grammar around them. Refuses changes the dialect
+/// classifies as unsupported.
+pub fn change_sql<D: SparkSqlDialect + ?Sized>(
+    dialect: &D,
+    table: &TableRef,
+    change: &SchemaChange,
+) -> Result<Vec<String>> {
+    if let Safety::Unsupported(reason) = dialect.classify(change) {
+        return Err(Error::unsupported(
+            format!("{change} on `{table}`"),
+            format!("the {} dialect", dialect.name()),
+            reason,
+        ));
+    }
+    let name = qualified_ref(dialect, table);
+    let q = |c: &str| dialect.quote_ident(c);
+    Ok(match change {
+        SchemaChange::CreateTable(state) => vec![create_table_sql(
+            dialect,
+            table,
+            state,
+            dialect.format(),
+            None,
+            &BTreeMap::new(),
+        )?],
+        SchemaChange::DropTable(_) => vec![format!("DROP TABLE IF EXISTS {name}")],
+        SchemaChange::AddColumn(column) => {
+            // Spark adds columns as nullable; NOT NULL is a second, checked step.
+            let mut steps = vec![format!(
+                "ALTER TABLE {name} ADD COLUMN {} {}",
+                q(&column.name),
+                dialect.type_sql(&column.ty)
+            )];
+            if !column.nullable {
+                steps.push(format!(
+                    "ALTER TABLE {name} ALTER COLUMN {} SET NOT NULL",
+                    q(&column.name)
+                ));
+            }
+            steps
+        }
+        SchemaChange::DropColumn(column) => {
+            vec![format!(
+                "ALTER TABLE {name} DROP COLUMN {}",
+                q(&column.name)
+            )]
+        }
+        SchemaChange::RenameColumn { from, to } => vec![format!(
+            "ALTER TABLE {name} RENAME COLUMN {} TO {}",
+            q(from),
+            q(to)
+        )],
+        SchemaChange::ChangeType { column, to, .. } => vec![format!(
+            "ALTER TABLE {name} ALTER COLUMN {} TYPE {}",
+            q(column),
+            dialect.type_sql(to)
+        )],
+        SchemaChange::DropNotNull { column } => vec![format!(
+            "ALTER TABLE {name} ALTER COLUMN {} DROP NOT NULL",
+            q(column)
+        )],
+        SchemaChange::SetNotNull { column } => vec![format!(
+            "ALTER TABLE {name} ALTER COLUMN {} SET NOT NULL",
+            q(column)
+        )],
+        SchemaChange::Repartition { to, .. } => {
+            // A full rewrite under the new layout; formats with partition evolution override.
+            let partitions = partition_list(dialect, to)?;
+            let by = if partitions.is_empty() {
+                String::new()
+            } else {
+                format!(" PARTITIONED BY ({partitions})")
+            };
+            vec![format!(
+                "CREATE OR REPLACE TABLE {name} USING {}{by} AS SELECT * FROM {name}",
+                dialect.format()
+            )]
+        }
+    })
 }
 
 /// The statements of any plan, in Spark SQL.

@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 
 use lakeorm_core::sql::{self, SparkSqlDialect};
 use lakeorm_core::{
-    Dialect, Error, ExecutionPlan, LakeField, LakeSchema, LakeType, Partition, Result, Statement,
-    TableFormat, TableRef,
+    Dialect, Error, ExecutionPlan, LakeSchema, LakeType, Partition, Result, Safety, SchemaChange,
+    Statement, TableFormat, TableRef,
 };
+
+mod rules;
 
 /// Delta Lake semantics.
 #[derive(Debug, Clone, Default)]
@@ -109,6 +111,43 @@ impl Dialect for DeltaDialect {
     fn render(&self, plan: &ExecutionPlan) -> Result<Vec<Statement>> {
         sql::render(self, plan)
     }
+
+    fn classify(&self, change: &SchemaChange) -> Safety {
+        rules::classify(change, |ty| self.type_sql(ty))
+    }
+
+    fn render_change(&self, table: &TableRef, change: &SchemaChange) -> Result<Vec<String>> {
+        let mut steps = sql::change_sql(self, table, change)?;
+        let enable = |key: &str| {
+            format!(
+                "ALTER TABLE {} SET TBLPROPERTIES ({} = 'true')",
+                sql::qualified_ref(self, table),
+                sql::string_literal(key)
+            )
+        };
+        match change {
+            // Renames and drops need column mapping by name; enabling it again is a no-op.
+            SchemaChange::RenameColumn { .. } | SchemaChange::DropColumn(_) => {
+                steps.insert(
+                    0,
+                    format!(
+                        "ALTER TABLE {} SET TBLPROPERTIES ('delta.columnMapping.mode' = 'name')",
+                        sql::qualified_ref(self, table)
+                    ),
+                );
+            }
+            SchemaChange::ChangeType { from, to, .. } => {
+                if self.type_sql(from) == self.type_sql(to) {
+                    // Both are stored alike (e.g. a UUID and a string): nothing to change.
+                    steps.clear();
+                } else {
+                    steps.insert(0, enable("delta.enableTypeWidening"));
+                }
+            }
+            _ => {}
+        }
+        Ok(steps)
+    }
 }
 
 impl SparkSqlDialect for DeltaDialect {
@@ -116,9 +155,9 @@ impl SparkSqlDialect for DeltaDialect {
         sql::spark_type(ty, true)
     }
 
-    fn partition_sql(&self, field: &LakeField, partition: Partition) -> Result<String> {
+    fn partition_sql(&self, column: &str, partition: Partition) -> Result<String> {
         match partition {
-            Partition::Identity => Ok(self.quote_ident(&field.column)),
+            Partition::Identity => Ok(self.quote_ident(column)),
             other => Err(Error::unsupported(
                 format!("partition = \"{other}\""),
                 "the delta dialect",

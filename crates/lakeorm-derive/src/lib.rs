@@ -64,6 +64,7 @@ use proc_macro::TokenStream;
 /// | `validate = "…"` | `email`, `url`, `uuid`, `non_empty`, `length(min = N, max = N, equal = N)`, `range(min = X, max = X)`, `regex(PATTERN)`, `custom(NAME)` (see `lakeorm::register_validator`); repeatable |
 /// | `skip` | not a column; filled with `Default::default()` on reads |
 /// | `decimal(P, S)` | precision and scale of a `rust_decimal::Decimal` column (required for them) |
+/// | `renamed_from = "old"` | the column used to be called `old`: `migrate generate` writes a rename instead of a drop and an add |
 ///
 /// # Types
 ///

@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 
 use lakeorm_core::sql::{self, SparkSqlDialect};
 use lakeorm_core::{
-    Dialect, Error, ExecutionPlan, LakeField, LakeSchema, LakeType, Partition, Result, Statement,
-    TableFormat, TableRef,
+    Dialect, Error, ExecutionPlan, LakeSchema, LakeType, Partition, Result, Safety, SchemaChange,
+    Statement, TableFormat, TableRef,
 };
+
+mod rules;
 
 /// The catalog tables are qualified with unless configured.
 pub const DEFAULT_CATALOG: &str = "lakeorm";
@@ -154,6 +156,47 @@ impl Dialect for IcebergDialect {
     fn render(&self, plan: &ExecutionPlan) -> Result<Vec<Statement>> {
         sql::render(self, plan)
     }
+
+    fn classify(&self, change: &SchemaChange) -> Safety {
+        rules::classify(change, |ty| self.type_sql(ty), transform_fits)
+    }
+
+    fn render_change(&self, table: &TableRef, change: &SchemaChange) -> Result<Vec<String>> {
+        match change {
+            // Partition evolution: new files follow the new spec, existing ones keep theirs.
+            SchemaChange::Repartition { from, to } => {
+                if let Safety::Unsupported(reason) = self.classify(change) {
+                    return Err(Error::unsupported(
+                        format!("{change} on `{table}`"),
+                        "the iceberg dialect",
+                        reason,
+                    ));
+                }
+                let name = sql::qualified_ref(self, table);
+                let mut steps = Vec::new();
+                for field in from.iter().filter(|f| !to.contains(f)) {
+                    steps.push(format!(
+                        "ALTER TABLE {name} DROP PARTITION FIELD {}",
+                        self.partition_sql(&field.column, field.transform)?
+                    ));
+                }
+                for field in to.iter().filter(|f| !from.contains(f)) {
+                    steps.push(format!(
+                        "ALTER TABLE {name} ADD PARTITION FIELD {}",
+                        self.partition_sql(&field.column, field.transform)?
+                    ));
+                }
+                Ok(steps)
+            }
+            SchemaChange::ChangeType { from, to, .. }
+                if self.type_sql(from) == self.type_sql(to) =>
+            {
+                // Iceberg stores both alike (e.g. tinyint and int): nothing to change.
+                Ok(Vec::new())
+            }
+            _ => sql::change_sql(self, table, change),
+        }
+    }
 }
 
 impl SparkSqlDialect for IcebergDialect {
@@ -162,8 +205,8 @@ impl SparkSqlDialect for IcebergDialect {
         sql::spark_type(ty, false)
     }
 
-    fn partition_sql(&self, field: &LakeField, partition: Partition) -> Result<String> {
-        let column = self.quote_ident(&field.column);
+    fn partition_sql(&self, column: &str, partition: Partition) -> Result<String> {
+        let column = self.quote_ident(column);
         Ok(match partition {
             Partition::Identity => column,
             Partition::Bucket(n) => format!("bucket({n}, {column})"),

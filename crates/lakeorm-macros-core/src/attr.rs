@@ -113,6 +113,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) validate: Vec<Spanned<Rule>>,
     pub(crate) skip: Option<Spanned<()>>,
     pub(crate) decimal: Option<Spanned<(u8, i8)>>,
+    pub(crate) renamed_from: Option<Spanned<String>>,
 }
 
 impl FieldAttrs {
@@ -130,6 +131,7 @@ impl FieldAttrs {
         flag("indexed", self.indexed.as_ref().map(|s| s.span));
         flag("sortable", self.sortable.as_ref().map(|s| s.span));
         flag("auto", self.auto.as_ref().map(|s| s.span));
+        flag("renamed_from", self.renamed_from.as_ref().map(|s| s.span));
         for rule in &self.validate {
             found.push(("validate", rule.span));
         }
@@ -171,7 +173,7 @@ pub(crate) struct Container {
 }
 
 const CONTAINER_KEYS: &str = "table, rename_all, crate";
-const FIELD_KEYS: &str = "pk, merge_key, column, partition, indexed, sortable, nullable, json, auto, validate, skip, decimal";
+const FIELD_KEYS: &str = "pk, merge_key, column, partition, indexed, sortable, nullable, json, auto, validate, skip, decimal, renamed_from";
 
 /// Consumes the value of an unknown key (`= …` or `(…)`), so that the keys after it are still
 /// parsed and reported.
@@ -287,6 +289,14 @@ fn parse_field_attrs(cx: &mut Ctxt, field: &syn::Field) -> FieldAttrs {
                 "column" => {
                     let lit: LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.column, lit.value(), lit.span(), "column");
+                }
+                "renamed_from" => {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if lit.value().trim().is_empty() {
+                        cx.error_spanned_by(&lit, "`renamed_from` names the column's previous name and cannot be empty");
+                    } else {
+                        set_once(cx, &mut out.renamed_from, lit.value(), lit.span(), "renamed_from");
+                    }
                 }
                 "partition" => {
                     let lit: LitStr = meta.value()?.parse()?;

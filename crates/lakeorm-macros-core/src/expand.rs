@@ -108,6 +108,13 @@ fn schema_fn(cx: &Ctx<'_>) -> TokenStream {
         let indexed = a.indexed.is_some();
         let sortable = a.sortable.is_some();
         let json = a.json.is_some();
+        let renamed_from = match a.renamed_from.as_ref() {
+            None => quote!(::core::option::Option::None),
+            Some(r) => {
+                let from = &r.value;
+                quote!(::core::option::Option::Some(#p::String::from(#from)))
+            }
+        };
         let partition = match a.partition.as_ref().map(|p| p.value) {
             None => quote!(::core::option::Option::None),
             Some(t) => {
@@ -149,6 +156,7 @@ fn schema_fn(cx: &Ctx<'_>) -> TokenStream {
                 json: #json,
                 auto: #auto,
                 rules: ::std::vec![#(#rules),*],
+                renamed_from: #renamed_from,
             }
         }
     });
