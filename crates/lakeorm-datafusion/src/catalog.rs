@@ -121,6 +121,25 @@ impl LakeSchemaProvider {
         Ok(())
     }
 
+    /// Where the table `name` lives (the Backend's `tables/<name>`).
+    pub(crate) fn location_of(&self, name: &str) -> Location {
+        self.backend.table_location(name)
+    }
+
+    /// Deletes the table `name` and its files; `false` when there was none.
+    pub(crate) async fn drop_table(&self, name: &str) -> Result<bool> {
+        let location = self.location_of(name);
+        let existed = self.load(&location).await?.is_some();
+        self.tables
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        if existed {
+            self.backend.delete_prefix(&location).await?;
+        }
+        Ok(existed)
+    }
+
     /// Registers every Delta table under the backend's `tables/` prefix.
     pub(crate) async fn discover(&self) -> Result<Vec<String>> {
         let prefix = self.backend.root().join(TABLES_DIR);

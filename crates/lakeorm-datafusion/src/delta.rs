@@ -126,38 +126,52 @@ impl DeltaOps<'_> {
                 ..Default::default()
             });
         }
-        let arrow: &SchemaRef = spec.schema.table_arrow_schema();
-        let kernel: StructType = arrow
-            .as_ref()
-            .try_into_kernel()
-            .map_err(|e| errors::delta(name, "create", e.into()))?;
-        // The Delta dialect has already rejected transforms other than identity.
         let partitions: Vec<String> = spec
             .schema
             .partitions()
             .map(|(field, _)| field.column.clone())
             .collect();
+        // The Delta dialect has already rejected transforms other than identity.
         let table = self
-            .catalog
-            .handle(location)?
-            .create()
-            .with_table_name(name.clone())
-            .with_columns(kernel.fields().cloned())
-            .with_partition_columns(partitions)
-            .with_configuration(
-                spec.properties
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Some(v.clone()))),
+            .create_at(
+                name,
+                location,
+                spec.schema.table_arrow_schema(),
+                partitions,
+                &spec.properties,
             )
-            .with_raise_if_key_not_exists(false)
-            .with_save_mode(SaveMode::Ignore)
-            .await
-            .map_err(|e| errors::delta(name, "create", e))?;
+            .await?;
         let version = self.publish(spec, table).await?;
         Ok(ExecMetrics {
             version,
             ..Default::default()
         })
+    }
+
+    /// Creates an empty Delta table at `location` (a no-op when one exists there).
+    pub(crate) async fn create_at(
+        &self,
+        name: &str,
+        location: &lakeorm_core::Location,
+        arrow: &SchemaRef,
+        partitions: Vec<String>,
+        properties: &std::collections::BTreeMap<String, String>,
+    ) -> Result<DeltaTable> {
+        let kernel: StructType = arrow
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| errors::delta(name, "create", e.into()))?;
+        self.catalog
+            .handle(location)?
+            .create()
+            .with_table_name(name.to_owned())
+            .with_columns(kernel.fields().cloned())
+            .with_partition_columns(partitions)
+            .with_configuration(properties.iter().map(|(k, v)| (k.clone(), Some(v.clone()))))
+            .with_raise_if_key_not_exists(false)
+            .with_save_mode(SaveMode::Ignore)
+            .await
+            .map_err(|e| errors::delta(name, "create", e))
     }
 
     pub(crate) async fn append(

@@ -202,6 +202,12 @@ impl lakeorm_core::Driver for EmbeddedDriver {
             }
             ExecutionPlan::Vacuum { table, retention } => ops.vacuum(&table, retention).await,
             ExecutionPlan::Exec(statement) => {
+                // Table DDL (what migration files hold) is carried out by delta-rs.
+                if statement.params.is_empty()
+                    && let Some(ddl) = crate::ddl::parse(&statement.sql)?
+                {
+                    return ops.ddl(ddl).await;
+                }
                 // Run for the effect; a statement's own result rows are not write metrics.
                 self.dataframe(&statement)
                     .await?

@@ -18,7 +18,9 @@
 //! available as SQL (use the Client's `upsert`, `update` and `delete`), and functions DataFusion
 //! lacks fail at planning time with the function named.
 
+mod alter;
 mod catalog;
+mod ddl;
 mod delta;
 mod driver;
 mod errors;

@@ -1,0 +1,362 @@
+//! Table DDL on Delta tables: what migration files do on the embedded engine.
+//!
+//! Creating and dropping tables and setting properties are metadata operations. Every change to
+//! existing columns (add, drop, rename, retype, nullability, partitioning) rewrites the table in
+//! one overwrite commit with the new schema: delta-rs has no column mapping or type widening to
+//! do them in place, and a rewrite is also what checks the new schema against every existing row
+//! (a value that does not convert, or a NULL in a column made NOT NULL, fails the statement and
+//! leaves the table as it was). Older versions stay readable until vacuumed.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, new_null_array};
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Result};
+
+use crate::ddl::{AlterOp, ColumnDef, Ddl};
+use crate::delta::DeltaOps;
+use crate::errors::{self, ENGINE};
+
+/// Properties that ask Spark's Delta for in-place renames, drops and type changes; the
+/// embedded engine does those by rewriting, so it needs neither.
+const REWRITE_FEATURES: [&str; 4] = [
+    "delta.columnMapping.mode",
+    "delta.enableTypeWidening",
+    "delta.minReaderVersion",
+    "delta.minWriterVersion",
+];
+
+fn sql_error(message: impl Into<String>) -> Error {
+    Error::Sql {
+        message: message.into(),
+    }
+}
+
+/// Arrow types as a Delta table stores them: DataFusion may scan strings and binaries as views.
+fn stored_type(ty: &DataType) -> DataType {
+    match ty {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        other => other.clone(),
+    }
+}
+
+fn stored_schema(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                f.as_ref()
+                    .clone()
+                    .with_data_type(stored_type(f.data_type()))
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `batch` with the columns of `schema`, cast where needed; fails on a value that does not
+/// convert or a NULL in a NOT NULL column.
+fn conform(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    sources: &[Option<String>],
+) -> Result<RecordBatch> {
+    let strict = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(sources)
+        .map(|(field, source)| {
+            let Some(source) = source else {
+                return Ok(new_null_array(field.data_type(), batch.num_rows()));
+            };
+            let column = batch
+                .column_by_name(source)
+                .ok_or_else(|| sql_error(format!("column `{source}` is missing")))?;
+            if column.data_type() == field.data_type() {
+                return Ok(Arc::clone(column));
+            }
+            cast_with_options(column, field.data_type(), &strict).map_err(|e| {
+                sql_error(format!(
+                    "column `{}`: an existing value does not convert to {}: {e}",
+                    field.name(),
+                    field.data_type()
+                ))
+            })
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
+        .map_err(|e| sql_error(format!("the existing rows do not fit the new schema: {e}")))
+}
+
+fn column_field(column: &ColumnDef) -> Field {
+    Field::new(&column.name, column.ty.to_arrow(), column.nullable)
+}
+
+impl DeltaOps<'_> {
+    /// Carries out a table DDL statement.
+    pub(crate) async fn ddl(&self, ddl: Ddl) -> Result<ExecMetrics> {
+        match ddl {
+            Ddl::Create {
+                name,
+                replace,
+                if_not_exists,
+                columns,
+                format,
+                partitions,
+                properties,
+                query,
+            } => {
+                if let Some(format) = format.filter(|f| f != "delta") {
+                    return Err(Error::unsupported(
+                        format!("CREATE TABLE `{name}` USING {format}"),
+                        ENGINE,
+                        "the embedded engine writes Delta tables; use the Delta dialect, or Spark Connect for other formats",
+                    ));
+                }
+                let location = self.catalog.location_of(&name);
+                let existing = self.catalog.load(&location).await?;
+                if existing.is_some() && !replace {
+                    if if_not_exists {
+                        return Ok(ExecMetrics::default());
+                    }
+                    return Err(sql_error(format!("table `{name}` already exists")));
+                }
+                match query {
+                    Some(query) => self.create_as(&name, existing, &query, partitions).await,
+                    None => {
+                        if existing.is_some() {
+                            self.catalog.drop_table(&name).await?;
+                        }
+                        let mut fields: Vec<Field> = columns.iter().map(column_field).collect();
+                        // Every lakeorm table carries its rows' ingest ids.
+                        if !columns.iter().any(|c| c.name == INGEST_ID_COLUMN) {
+                            fields.push(Field::new(INGEST_ID_COLUMN, DataType::Utf8, true));
+                        }
+                        let schema = Arc::new(Schema::new(fields));
+                        let table = self
+                            .create_at(&name, &location, &schema, partitions, &properties)
+                            .await?;
+                        self.finish(&name, table, 0).await
+                    }
+                }
+            }
+            Ddl::Alter { name, op } => self.alter(&name, op).await,
+            Ddl::Drop { name, if_exists } => {
+                if !self.catalog.drop_table(&name).await? && !if_exists {
+                    return Err(sql_error(format!("table `{name}` does not exist")));
+                }
+                Ok(ExecMetrics::default())
+            }
+        }
+    }
+
+    async fn finish(&self, name: &str, table: DeltaTable, rows: u64) -> Result<ExecMetrics> {
+        let version = table.version().and_then(|v| i64::try_from(v).ok());
+        self.catalog.register(name, table).await?;
+        Ok(ExecMetrics {
+            rows_inserted: rows,
+            version,
+            ..Default::default()
+        })
+    }
+
+    async fn existing(&self, name: &str) -> Result<DeltaTable> {
+        let location = self.catalog.location_of(name);
+        self.catalog
+            .latest(name, &location)
+            .await?
+            .ok_or_else(|| sql_error(format!("table `{name}` does not exist")))
+    }
+
+    /// `CREATE [OR REPLACE] TABLE … AS <query>`: the query runs first, so a table may be
+    /// replaced from itself (how a Delta repartition is written).
+    async fn create_as(
+        &self,
+        name: &str,
+        existing: Option<DeltaTable>,
+        query: &str,
+        partitions: Vec<String>,
+    ) -> Result<ExecMetrics> {
+        let df = self
+            .session
+            .sql(query)
+            .await
+            .map_err(|e| sql_error(e.to_string()))?;
+        let schema = stored_schema(df.schema().as_arrow());
+        let sources: Vec<Option<String>> = schema
+            .fields()
+            .iter()
+            .map(|f| Some(f.name().clone()))
+            .collect();
+        let batches = df
+            .collect()
+            .await
+            .map_err(|e| errors::datafusion("create table as select", e))?;
+        let location = self.catalog.location_of(name);
+        let target = match existing {
+            Some(table) => table,
+            None => self.catalog.handle(&location)?,
+        };
+        self.overwrite(name, target, &schema, &sources, batches, partitions)
+            .await
+    }
+
+    /// Writes `batches`, conformed to `schema`, as the whole new content of `table`.
+    async fn overwrite(
+        &self,
+        name: &str,
+        table: DeltaTable,
+        schema: &SchemaRef,
+        sources: &[Option<String>],
+        batches: Vec<RecordBatch>,
+        partitions: Vec<String>,
+    ) -> Result<ExecMetrics> {
+        let mut out = batches
+            .iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| conform(b, schema, sources))
+            .collect::<Result<Vec<_>>>()?;
+        let rows = out.iter().map(|b| b.num_rows() as u64).sum();
+        if out.is_empty() {
+            // An empty batch still carries the new schema into the commit.
+            out.push(RecordBatch::new_empty(Arc::clone(schema)));
+        }
+        let table = table
+            .write(out)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(SchemaMode::Overwrite)
+            .with_partition_columns(partitions)
+            .await
+            .map_err(|e| errors::delta(name, "rewrite", e))?;
+        self.finish(name, table, rows).await
+    }
+
+    async fn alter(&self, name: &str, op: AlterOp) -> Result<ExecMetrics> {
+        let table = self.existing(name).await?;
+        let state = table
+            .snapshot()
+            .map_err(|e| errors::delta(name, "alter", e))?;
+        let current = state.snapshot().arrow_schema();
+        let mut partitions = state.metadata().partition_columns().to_vec();
+        // Each new column with the old column it is read from (`None`: all NULL).
+        let mut fields: Vec<Field> = current
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut sources: Vec<Option<String>> =
+            fields.iter().map(|f| Some(f.name().clone())).collect();
+        let position = |fields: &[Field], column: &str| {
+            fields
+                .iter()
+                .position(|f| f.name() == column)
+                .ok_or_else(|| sql_error(format!("table `{name}` has no column `{column}`")))
+        };
+        let system = |column: &str| {
+            if column == INGEST_ID_COLUMN {
+                Err(sql_error(format!(
+                    "`{INGEST_ID_COLUMN}` is lakeorm's system column and cannot be altered"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        match op {
+            AlterOp::SetProperties(properties) => {
+                let properties: std::collections::HashMap<String, String> = properties
+                    .into_iter()
+                    .filter(|(k, _)| !REWRITE_FEATURES.contains(&k.as_str()))
+                    .collect();
+                if properties.is_empty() {
+                    return Ok(ExecMetrics::default());
+                }
+                let table = table
+                    .set_tbl_properties()
+                    .with_properties(properties)
+                    .await
+                    .map_err(|e| errors::delta(name, "set properties", e))?;
+                return self.finish(name, table, 0).await;
+            }
+            AlterOp::AddColumns(columns) => {
+                for column in columns {
+                    if fields.iter().any(|f| f.name() == &column.name) {
+                        return Err(sql_error(format!(
+                            "table `{name}` already has a column `{}`",
+                            column.name
+                        )));
+                    }
+                    fields.push(column_field(&column));
+                    sources.push(None);
+                }
+            }
+            AlterOp::DropColumns { names, if_exists } => {
+                for column in names {
+                    system(&column)?;
+                    match position(&fields, &column) {
+                        Ok(i) => {
+                            fields.remove(i);
+                            sources.remove(i);
+                            partitions.retain(|p| p != &column);
+                        }
+                        Err(_) if if_exists => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            AlterOp::RenameColumn { from, to } => {
+                system(&from)?;
+                let i = position(&fields, &from)?;
+                if fields.iter().any(|f| f.name() == &to) {
+                    return Err(sql_error(format!(
+                        "table `{name}` already has a column `{to}`"
+                    )));
+                }
+                fields[i] = fields[i].clone().with_name(&to);
+                for p in partitions.iter_mut().filter(|p| **p == from) {
+                    p.clone_from(&to);
+                }
+            }
+            AlterOp::SetType { column, ty } => {
+                system(&column)?;
+                let i = position(&fields, &column)?;
+                fields[i] = fields[i].clone().with_data_type(ty.to_arrow());
+            }
+            AlterOp::SetNotNull(column) => {
+                let i = position(&fields, &column)?;
+                fields[i] = fields[i].clone().with_nullable(false);
+            }
+            AlterOp::DropNotNull(column) => {
+                let i = position(&fields, &column)?;
+                fields[i] = fields[i].clone().with_nullable(true);
+            }
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let batches = self.scan(name, &table).await?;
+        self.overwrite(name, table, &schema, &sources, batches, partitions)
+            .await
+    }
+
+    /// Every row of the table's current version.
+    async fn scan(&self, name: &str, table: &DeltaTable) -> Result<Vec<RecordBatch>> {
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| errors::datafusion(&format!("reading `{name}`"), e))?;
+        SessionContext::new()
+            .read_table(provider)
+            .map_err(|e| errors::datafusion("reading the table to rewrite", e))?
+            .collect()
+            .await
+            .map_err(|e| errors::datafusion("reading the table to rewrite", e))
+    }
+}
