@@ -35,6 +35,7 @@ mod idempotency;
 mod local;
 mod maintain;
 mod metrics;
+pub mod migrate;
 mod options;
 mod query;
 mod query_builder;
@@ -50,6 +51,7 @@ pub use lakeorm_backends::{CleanupReport, Compression, PartWriterOptions};
 #[cfg(feature = "embedded")]
 pub use local::{DEFAULT_LAKE_PATH, LAKE_PATH_ENV, LocalBuilder, local};
 pub use maintain::Maintenance;
+pub use migrate::{MigrateReport, MigrationState, MigrationStatus, Migrator};
 pub use options::{ClientOptions, ConflictStrategy, InsertOptions, RetryPolicy, WritePath};
 pub use query::Query;
 pub use query_builder::{Order, QueryBuilder};

@@ -4,6 +4,7 @@
 mod client;
 mod decode;
 mod json;
+mod migrate;
 mod models;
 mod roundtrip;
 mod schema;
