@@ -1,27 +1,32 @@
 //! `lakeorm`: the command line of lakeorm.
 //!
 //! ```text
+//! lakeorm migrate generate --dir migrations --models 'cargo run -q --bin models'
+//! lakeorm [--lake URI] migrate up|down [--steps N]|status --dir migrations
+//! lakeorm [--lake URI] verify [--models CMD]
+//! lakeorm [--lake URI] sql 'SELECT …' [--format table|csv|json]
 //! lakeorm [--lake URI] staging list
 //! lakeorm [--lake URI] staging cleanup --older-than 72h [--dry-run]
-//! lakeorm [--lake URI] verify
 //! ```
 //!
 //! The lake is a path, `file://`, `s3://bucket/prefix` (configured by the standard `AWS_*`
 //! variables, including `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` for S3-compatible servers) or
 //! `gs://bucket/prefix` (configured by the `GOOGLE_*` variables); by default `$LAKEORM_PATH`, else
 //! `./lake`, as for `lakeorm::local()`.
+//!
+//! Exit codes: 0 success, 1 error, 2 usage error, 3 verification failed (a schema mismatch or a
+//! storage probe that did not round-trip), 4 a migration file problem (edited, malformed or a
+//! failed statement), 5 the chosen engine is not available.
 
+mod commands;
+mod staging;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use lakeorm::backends::{CleanupEvent, ObjectStoreBackend, cleanup_staging_with, from_uri};
-use lakeorm::delta::DeltaDialect;
-use lakeorm::embedded::EmbeddedDriver;
-use lakeorm::{Backend, Client, ClientOptions, DEFAULT_LAKE_PATH, LAKE_PATH_ENV};
+use clap::{Parser, Subcommand, ValueEnum};
+use lakeorm::{DEFAULT_LAKE_PATH, Error, LAKE_PATH_ENV};
 
 #[derive(Parser)]
 #[command(name = "lakeorm", version, about = "The lakeorm command line")]
@@ -29,20 +34,104 @@ struct Cli {
     /// The lake: a path, file://, s3://bucket/prefix or gs://bucket/prefix.
     #[arg(long, global = true, env = LAKE_PATH_ENV, default_value = DEFAULT_LAKE_PATH)]
     lake: String,
+    /// The engine that executes statements.
+    #[arg(long, global = true, env = "LAKEORM_ENGINE", value_enum, default_value_t = Engine::Local)]
+    engine: Engine,
+    /// The Spark Connect server for `--engine spark` (`sc://host:port/;token=…`).
+    #[arg(long, global = true, env = "LAKEORM_SPARK_URL")]
+    spark_url: Option<String>,
+    /// The table format migrations are written for.
+    #[arg(long, global = true, env = "LAKEORM_DIALECT", value_enum, default_value_t = DialectKind::Delta)]
+    dialect: DialectKind,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Which engine runs statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Engine {
+    /// The embedded engine (DataFusion and delta-rs), in this process.
+    Local,
+    /// A Spark Connect server.
+    Spark,
+}
+
+/// Which table format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DialectKind {
+    /// Delta Lake.
+    Delta,
+    /// Apache Iceberg.
+    Iceberg,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Authors and applies schema migrations (goose-format files with a lakeorm.sum manifest).
+    Migrate {
+        #[command(subcommand)]
+        command: Migrate,
+    },
+    /// Checks that the client and the engine see the same storage (writes a probe Parquet file,
+    /// reads it back through the engine, compares and removes it) and, with --models, that every
+    /// model's table matches the model.
+    Verify {
+        /// A command printing the model registry (see `migrate generate --models`).
+        #[arg(long, env = "LAKEORM_MODELS")]
+        models: Option<String>,
+    },
+    /// Runs a SQL query on the lake and prints its result.
+    Sql {
+        /// The query.
+        query: String,
+        /// How to print the rows.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// The staging area of staged writes (`_staging/<ingest_id>/`).
     Staging {
         #[command(subcommand)]
         command: Staging,
     },
-    /// Checks that the client and the embedded engine see the same storage: writes a probe
-    /// Parquet file, reads it back through the engine, compares and removes it.
-    Verify,
+}
+
+#[derive(Subcommand)]
+enum Migrate {
+    /// Writes a migration file for every model whose table changed since its newest migration.
+    /// Needs no lake: the state is read from the files.
+    Generate {
+        #[command(flatten)]
+        dir: DirArg,
+        /// A command that prints the model registry as JSON: a small binary of your project
+        /// ending with `lakeorm::migrate::Registry::new().model::<User>().print()`.
+        #[arg(long, env = "LAKEORM_MODELS")]
+        models: String,
+    },
+    /// Applies every pending migration, oldest first.
+    Up {
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Reverts the newest applied migrations.
+    Down {
+        #[command(flatten)]
+        dir: DirArg,
+        /// How many migrations to revert.
+        #[arg(long, default_value_t = 1)]
+        steps: usize,
+    },
+    /// Lists every migration with whether it is applied.
+    Status {
+        #[command(flatten)]
+        dir: DirArg,
+    },
+}
+
+#[derive(clap::Args)]
+struct DirArg {
+    /// The migrations directory.
+    #[arg(long = "dir", env = "LAKEORM_MIGRATIONS", default_value = "migrations")]
+    path: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -61,6 +150,38 @@ enum Staging {
     },
 }
 
+/// How `sql` prints rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Exit codes scripts can rely on.
+mod exit {
+    pub(crate) const ERROR: u8 = 1;
+    pub(crate) const VERIFY_FAILED: u8 = 3;
+    pub(crate) const MIGRATION: u8 = 4;
+    pub(crate) const ENGINE_UNAVAILABLE: u8 = 5;
+}
+
+fn exit_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<Error>() {
+        Some(Error::SchemaMismatch(_) | Error::UriMismatch(_) | Error::DriverRead(_)) => {
+            exit::VERIFY_FAILED
+        }
+        Some(Error::Migration(_)) => exit::MIGRATION,
+        Some(Error::Unsupported { .. }) if error.to_string().contains("--engine") => {
+            exit::ENGINE_UNAVAILABLE
+        }
+        _ => exit::ERROR,
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -68,133 +189,36 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode> {
-    let backend =
-        from_uri(&cli.lake).with_context(|| format!("cannot open the lake at {}", cli.lake))?;
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let target = commands::Target {
+        lake: cli.lake,
+        engine: cli.engine,
+        spark_url: cli.spark_url,
+        dialect: cli.dialect,
+    };
     match cli.command {
-        Command::Staging {
-            command: Staging::List,
-        } => list(&backend).await,
-        Command::Staging {
-            command:
+        Command::Migrate { command } => match command {
+            Migrate::Generate { dir, models } => commands::generate(&target, &dir.path, &models),
+            Migrate::Up { dir } => commands::up(&target, &dir.path).await,
+            Migrate::Down { dir, steps } => commands::down(&target, &dir.path, steps).await,
+            Migrate::Status { dir } => commands::status(&target, &dir.path).await,
+        },
+        Command::Verify { models } => commands::verify(&target, models.as_deref()).await,
+        Command::Sql { query, format } => commands::sql(&target, &query, format).await,
+        Command::Staging { command } => {
+            let backend = target.backend()?;
+            match command {
+                Staging::List => staging::list(&backend).await,
                 Staging::Cleanup {
                     older_than,
                     dry_run,
-                },
-        } => cleanup(&backend, older_than, dry_run).await,
-        Command::Verify => verify(backend).await,
-    }
-}
-
-fn age(time: SystemTime) -> String {
-    let age = SystemTime::now().duration_since(time).unwrap_or_default();
-    humantime::format_duration(Duration::from_secs(age.as_secs())).to_string()
-}
-
-async fn list(backend: &ObjectStoreBackend) -> Result<ExitCode> {
-    let prefixes = backend.list_staging().await?;
-    for prefix in &prefixes {
-        match prefix.ingest_id {
-            Some(id) => println!("{}\t{} old", prefix.location, age(id.system_time())),
-            None => println!("{}\t(not an ingest id; never cleaned)", prefix.location),
-        }
-    }
-    println!(
-        "{} staging prefix(es) under {}",
-        prefixes.len(),
-        backend.root()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn cleanup(
-    backend: &ObjectStoreBackend,
-    older_than: Duration,
-    dry_run: bool,
-) -> Result<ExitCode> {
-    if dry_run {
-        let cutoff = SystemTime::now()
-            .checked_sub(older_than)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let mut would = 0;
-        for prefix in backend.list_staging().await? {
-            if let Some(id) = prefix.ingest_id.filter(|id| id.system_time() < cutoff) {
-                println!(
-                    "would delete {} ({} old)",
-                    prefix.location,
-                    age(id.system_time())
-                );
-                would += 1;
+                } => staging::cleanup(&backend, older_than, dry_run).await,
             }
         }
-        println!(
-            "dry run: {would} prefix(es) older than {} would be deleted",
-            humantime::format_duration(older_than)
-        );
-        return Ok(ExitCode::SUCCESS);
     }
-    let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} prefixes {msg}")
-            .context("progress bar template")?
-            .progress_chars("=> "),
-    );
-    let report = cleanup_staging_with(backend, older_than, |event| match event {
-        CleanupEvent::Listed(n) => bar.set_length(n as u64),
-        CleanupEvent::Deleted(prefix, objects) => {
-            bar.set_message(format!("deleted {prefix} ({objects} objects)"));
-            bar.inc(1);
-        }
-        CleanupEvent::Failed(prefix, error) => {
-            bar.println(format!("failed to delete {prefix}: {error}"));
-            bar.inc(1);
-        }
-        _ => bar.inc(1),
-    })
-    .await?;
-    bar.finish_and_clear();
-    for prefix in &report.deleted {
-        println!("deleted {prefix}");
-    }
-    println!(
-        "scanned {}, deleted {} ({} objects), kept {} younger than {}, skipped {} foreign, failed {}",
-        report.scanned,
-        report.deleted.len(),
-        report.objects_deleted,
-        report.kept.len(),
-        humantime::format_duration(older_than),
-        report.skipped.len(),
-        report.failed.len(),
-    );
-    for (prefix, error) in &report.failed {
-        eprintln!("failed: {prefix}: {error}");
-    }
-    Ok(if report.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-async fn verify(backend: ObjectStoreBackend) -> Result<ExitCode> {
-    let backend: Arc<dyn Backend> = Arc::new(backend);
-    let driver = EmbeddedDriver::open(Arc::clone(&backend)).await?;
-    let client = Client::with_options(
-        Arc::new(driver),
-        Arc::new(DeltaDialect::new()),
-        backend,
-        ClientOptions::default(),
-    );
-    let report = client.verify().await?;
-    println!(
-        "verified: the engine read the {}-row probe the client wrote at {} ({} ms)",
-        report.rows,
-        report.client_uri,
-        report.elapsed.as_millis()
-    );
-    Ok(ExitCode::SUCCESS)
 }

@@ -116,3 +116,217 @@ fn unknown_schemes_fail_clearly() {
         text(&out.stderr)
     );
 }
+
+/// Writes a registry where a models command can `cat` it.
+fn models_command(
+    dir: &std::path::Path,
+    name: &str,
+    registry: &lakeorm::migrate::Registry,
+) -> String {
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, registry.to_json()).unwrap();
+    format!("cat '{}'", path.display())
+}
+
+mod v1 {
+    #[derive(lakeorm::Lake, Debug, Clone)]
+    #[lake(table = "accounts")]
+    pub(super) struct Account {
+        #[lake(pk)]
+        pub(super) id: i64,
+        pub(super) name: String,
+    }
+}
+
+mod v2 {
+    #[derive(lakeorm::Lake, Debug, Clone)]
+    #[lake(table = "accounts")]
+    pub(super) struct Account {
+        #[lake(pk)]
+        pub(super) id: i64,
+        pub(super) name: String,
+        pub(super) plan: Option<String>,
+    }
+}
+
+#[test]
+fn migrate_generate_up_status_verify_and_sql() {
+    let work = tempfile::tempdir().unwrap();
+    let lake = work.path().join("lake");
+    let dir = work.path().join("migrations");
+    let dir_arg = dir.to_str().unwrap();
+    let v1 = models_command(
+        work.path(),
+        "v1",
+        &lakeorm::migrate::Registry::new().model::<v1::Account>(),
+    );
+
+    let out = lakeorm(
+        &lake,
+        &["migrate", "generate", "--dir", dir_arg, "--models", &v1],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("create table `accounts`"),
+        "{}",
+        text(&out.stdout)
+    );
+    let again = lakeorm(
+        &lake,
+        &["migrate", "generate", "--dir", dir_arg, "--models", &v1],
+    );
+    assert!(
+        text(&again.stdout).contains("no changes"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let status = lakeorm(&lake, &["migrate", "status", "--dir", dir_arg]);
+    assert!(
+        text(&status.stdout).contains("0 applied, 1 pending"),
+        "{}",
+        text(&status.stdout)
+    );
+    let up = lakeorm(&lake, &["migrate", "up", "--dir", dir_arg]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(
+        text(&up.stdout).contains("1 migration(s) applied"),
+        "{}",
+        text(&up.stdout)
+    );
+    let up = lakeorm(&lake, &["migrate", "up", "--dir", dir_arg]);
+    assert!(
+        text(&up.stdout).contains("0 migration(s) applied"),
+        "{}",
+        text(&up.stdout)
+    );
+    let status = lakeorm(&lake, &["migrate", "status", "--dir", dir_arg]);
+    assert!(
+        text(&status.stdout).contains("1 applied, 0 pending"),
+        "{}",
+        text(&status.stdout)
+    );
+
+    let verified = lakeorm(&lake, &["verify", "--models", &v1]);
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(text(&verified.stdout).contains("schema of `accounts` matches Account"));
+
+    // A changed model without its migration: verification fails with exit code 3, naming the column.
+    let v2 = models_command(
+        work.path(),
+        "v2",
+        &lakeorm::migrate::Registry::new().model::<v2::Account>(),
+    );
+    let failed = lakeorm(&lake, &["verify", "--models", &v2]);
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
+    assert!(
+        text(&failed.stderr).contains("`plan`"),
+        "{}",
+        text(&failed.stderr)
+    );
+
+    // An edited migration stops generation with its name and exit code 4.
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sql"))
+        .unwrap();
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, original.replace("`name` STRING", "`name` BINARY")).unwrap();
+    let refused = lakeorm(
+        &lake,
+        &["migrate", "generate", "--dir", dir_arg, "--models", &v2],
+    );
+    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused.stderr));
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        text(&refused.stderr).contains(&name),
+        "{}",
+        text(&refused.stderr)
+    );
+    std::fs::write(&file, original).unwrap();
+
+    let generated = lakeorm(
+        &lake,
+        &["migrate", "generate", "--dir", dir_arg, "--models", &v2],
+    );
+    assert!(
+        text(&generated.stdout).contains("add column `plan`"),
+        "{}",
+        text(&generated.stdout)
+    );
+    assert!(
+        lakeorm(&lake, &["migrate", "up", "--dir", dir_arg])
+            .status
+            .success()
+    );
+    assert!(
+        lakeorm(&lake, &["verify", "--models", &v2])
+            .status
+            .success()
+    );
+
+    let csv = lakeorm(
+        &lake,
+        &[
+            "sql",
+            "SELECT version FROM _lakeorm_migrations ORDER BY version",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    assert_eq!(
+        text(&csv.stdout).lines().count(),
+        3,
+        "{}",
+        text(&csv.stdout)
+    );
+    let table = lakeorm(&lake, &["sql", "SELECT count(*) AS n FROM accounts"]);
+    assert!(
+        text(&table.stdout).contains("(1 row(s))"),
+        "{}",
+        text(&table.stdout)
+    );
+    let json = lakeorm(&lake, &["sql", "SELECT 1 AS one", "--format", "json"]);
+    assert_eq!(text(&json.stdout).trim(), r#"{"one":1}"#);
+
+    let down = lakeorm(&lake, &["migrate", "down", "--dir", dir_arg]);
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    let verified = lakeorm(&lake, &["verify", "--models", &v1]);
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+}
+
+#[test]
+fn the_spark_engine_is_reported_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lakeorm(dir.path(), &["--engine", "spark", "migrate", "status"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--engine local"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["migrate", "--help"],
+        vec!["migrate", "generate", "--help"],
+        vec!["migrate", "up", "--help"],
+        vec!["migrate", "down", "--help"],
+        vec!["migrate", "status", "--help"],
+        vec!["verify", "--help"],
+        vec!["sql", "--help"],
+        vec!["staging", "cleanup", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lakeorm"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage:"), "{args:?}");
+    }
+}
