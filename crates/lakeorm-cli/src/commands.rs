@@ -17,6 +17,25 @@ use lakeorm::{Backend, Client, ClientOptions, Dialect, Error, Statement};
 
 use crate::{DialectKind, Engine, Format};
 
+/// The chosen engine cannot run here (exit code 5).
+#[derive(Debug)]
+pub(crate) struct EngineUnavailable {
+    engine: &'static str,
+    detail: String,
+}
+
+impl std::fmt::Display for EngineUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--engine {} is not available: {}",
+            self.engine, self.detail
+        )
+    }
+}
+
+impl std::error::Error for EngineUnavailable {}
+
 /// Where commands run: the lake, the engine and the table format.
 pub(crate) struct Target {
     pub(crate) lake: String,
@@ -39,12 +58,13 @@ impl Target {
 
     async fn client(&self) -> Result<Client> {
         if self.engine == Engine::Spark {
-            let url = self.spark_url.as_deref().unwrap_or("(no --spark-url)");
-            return Err(Error::unsupported(
-                format!("--engine spark ({url})"),
-                "this build of lakeorm",
-                "the Spark Connect driver is not implemented yet; use --engine local",
-            )
+            return Err(EngineUnavailable {
+                engine: "spark",
+                detail: format!(
+                    "the Spark Connect driver is not implemented yet (asked for {}); use --engine local",
+                    self.spark_url.as_deref().unwrap_or("no --spark-url")
+                ),
+            }
             .into());
         }
         if self.dialect != DialectKind::Delta {
@@ -114,50 +134,40 @@ fn progress_bar(verb: &'static str) -> Result<ProgressBar> {
     ))
 }
 
-pub(crate) async fn up(target: &Target, dir: &Path) -> Result<ExitCode> {
+/// Which way `migrate up|down` runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Direction {
+    Up,
+    Down(usize),
+}
+
+pub(crate) async fn migrate(target: &Target, dir: &Path, direction: Direction) -> Result<ExitCode> {
     let client = target.client().await?;
-    let bar = progress_bar("applying")?;
-    let report = client
-        .migrator(dir)
-        .on_progress(|file, index, total| {
-            bar.set_length(total as u64);
-            bar.set_position(index as u64);
-            bar.set_message(file.name.clone());
-        })
-        .up()
-        .await;
+    let (verb, done) = match direction {
+        Direction::Up => ("applying", "applied"),
+        Direction::Down(_) => ("reverting", "reverted"),
+    };
+    let bar = progress_bar(verb)?;
+    let migrator = client.migrator(dir).on_progress(|file, index, total| {
+        bar.set_length(total as u64);
+        bar.set_position(index as u64);
+        bar.set_message(file.name.clone());
+    });
+    let report = match direction {
+        Direction::Up => migrator.up().await,
+        Direction::Down(steps) => migrator.down(steps).await,
+    };
     bar.finish_and_clear();
     let report = report?;
     for run in &report.files {
         println!(
-            "applied {} ({} statement(s), {} ms)",
+            "{done} {} ({} statement(s), {} ms)",
             run.name,
             run.statements,
             run.duration.as_millis()
         );
     }
-    println!("{} migration(s) applied", report.files.len());
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) async fn down(target: &Target, dir: &Path, steps: usize) -> Result<ExitCode> {
-    let client = target.client().await?;
-    let bar = progress_bar("reverting")?;
-    let report = client
-        .migrator(dir)
-        .on_progress(|file, index, total| {
-            bar.set_length(total as u64);
-            bar.set_position(index as u64);
-            bar.set_message(file.name.clone());
-        })
-        .down(steps)
-        .await;
-    bar.finish_and_clear();
-    let report = report?;
-    for run in &report.files {
-        println!("reverted {} ({} statement(s))", run.name, run.statements);
-    }
-    println!("{} migration(s) reverted", report.files.len());
+    println!("{} migration(s) {done}", report.files.len());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -170,14 +170,14 @@ mod exit {
 }
 
 fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.is::<commands::EngineUnavailable>() {
+        return exit::ENGINE_UNAVAILABLE;
+    }
     match error.downcast_ref::<Error>() {
         Some(Error::SchemaMismatch(_) | Error::UriMismatch(_) | Error::DriverRead(_)) => {
             exit::VERIFY_FAILED
         }
         Some(Error::Migration(_)) => exit::MIGRATION,
-        Some(Error::Unsupported { .. }) if error.to_string().contains("--engine") => {
-            exit::ENGINE_UNAVAILABLE
-        }
         _ => exit::ERROR,
     }
 }
@@ -204,8 +204,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Migrate { command } => match command {
             Migrate::Generate { dir, models } => commands::generate(&target, &dir.path, &models),
-            Migrate::Up { dir } => commands::up(&target, &dir.path).await,
-            Migrate::Down { dir, steps } => commands::down(&target, &dir.path, steps).await,
+            Migrate::Up { dir } => {
+                commands::migrate(&target, &dir.path, commands::Direction::Up).await
+            }
+            Migrate::Down { dir, steps } => {
+                commands::migrate(&target, &dir.path, commands::Direction::Down(steps)).await
+            }
             Migrate::Status { dir } => commands::status(&target, &dir.path).await,
         },
         Command::Verify { models } => commands::verify(&target, models.as_deref()).await,

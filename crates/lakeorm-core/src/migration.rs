@@ -38,6 +38,18 @@ pub struct TableState {
     pub columns: Vec<ColumnState>,
 }
 
+impl ColumnState {
+    /// An unpartitioned column.
+    pub fn new(name: impl Into<String>, ty: LakeType, nullable: bool) -> Self {
+        ColumnState {
+            name: name.into(),
+            ty,
+            nullable,
+            partition: None,
+        }
+    }
+}
+
 impl TableState {
     /// The state a model declares.
     pub fn from_schema(schema: &LakeSchema) -> Self {
@@ -311,15 +323,6 @@ pub fn diff(
 mod tests {
     use super::*;
 
-    fn col(name: &str, ty: LakeType, nullable: bool) -> ColumnState {
-        ColumnState {
-            name: name.into(),
-            ty,
-            nullable,
-            partition: None,
-        }
-    }
-
     fn state(columns: Vec<ColumnState>) -> TableState {
         TableState {
             table: "users".into(),
@@ -329,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_new_table_is_created() {
-        let new = state(vec![col("id", LakeType::String, false)]);
+        let new = state(vec![ColumnState::new("id", LakeType::String, false)]);
         assert_eq!(
             diff(None, &new, &[]),
             vec![SchemaChange::CreateTable(new.clone())]
@@ -340,19 +343,19 @@ mod tests {
     #[test]
     fn columns_are_added_dropped_retyped_and_relaxed() {
         let old = state(vec![
-            col("id", LakeType::String, false),
-            col("age", LakeType::Int32, false),
-            col("nick", LakeType::String, true),
+            ColumnState::new("id", LakeType::String, false),
+            ColumnState::new("age", LakeType::Int32, false),
+            ColumnState::new("nick", LakeType::String, true),
         ]);
         let new = state(vec![
-            col("id", LakeType::String, false),
-            col("age", LakeType::Int64, true),
-            col("email", LakeType::String, true),
+            ColumnState::new("id", LakeType::String, false),
+            ColumnState::new("age", LakeType::Int64, true),
+            ColumnState::new("email", LakeType::String, true),
         ]);
         assert_eq!(
             diff(Some(&old), &new, &[]),
             vec![
-                SchemaChange::DropColumn(col("nick", LakeType::String, true)),
+                SchemaChange::DropColumn(ColumnState::new("nick", LakeType::String, true)),
                 SchemaChange::ChangeType {
                     column: "age".into(),
                     from: LakeType::Int32,
@@ -361,15 +364,15 @@ mod tests {
                 SchemaChange::DropNotNull {
                     column: "age".into()
                 },
-                SchemaChange::AddColumn(col("email", LakeType::String, true)),
+                SchemaChange::AddColumn(ColumnState::new("email", LakeType::String, true)),
             ]
         );
     }
 
     #[test]
     fn renames_apply_only_when_declared_and_pending() {
-        let old = state(vec![col("nick", LakeType::String, true)]);
-        let new = state(vec![col("handle", LakeType::String, true)]);
+        let old = state(vec![ColumnState::new("nick", LakeType::String, true)]);
+        let new = state(vec![ColumnState::new("handle", LakeType::String, true)]);
         let renames = [("nick".to_owned(), "handle".to_owned())];
         assert_eq!(
             diff(Some(&old), &new, &renames),
@@ -386,7 +389,7 @@ mod tests {
 
     #[test]
     fn partition_changes_are_one_step() {
-        let old = state(vec![col("day", LakeType::Date, false)]);
+        let old = state(vec![ColumnState::new("day", LakeType::Date, false)]);
         let mut new = old.clone();
         new.columns[0].partition = Some(Partition::Identity);
         let changes = diff(Some(&old), &new, &[]);
@@ -401,7 +404,7 @@ mod tests {
     #[test]
     fn state_round_trips_through_json() {
         let mut s = state(vec![
-            col(
+            ColumnState::new(
                 "id",
                 LakeType::Decimal {
                     precision: 20,
@@ -409,7 +412,7 @@ mod tests {
                 },
                 false,
             ),
-            col(
+            ColumnState::new(
                 "tags",
                 LakeType::List(Box::new(crate::ColumnType::nullable(LakeType::String))),
                 true,

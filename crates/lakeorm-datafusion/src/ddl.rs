@@ -367,7 +367,8 @@ impl<'a> Parser<'a> {
             } else if self.keyword("LOCATION") {
                 // The embedded engine places tables under the Backend's `tables/`; a location
                 // elsewhere would split the lake.
-                self.string()?;
+                let location = self.string()?;
+                tracing::debug!(%location, "LOCATION ignored: tables live under the lake's tables/");
             } else if self.keyword("TBLPROPERTIES") {
                 properties = self.properties()?;
             } else if self.keyword("COMMENT") {

@@ -115,15 +115,6 @@ mod tests {
     use super::*;
     use crate::DeltaDialect;
 
-    fn col(name: &str, ty: LakeType, nullable: bool) -> ColumnState {
-        ColumnState {
-            name: name.into(),
-            ty,
-            nullable,
-            partition: None,
-        }
-    }
-
     fn judge(change: SchemaChange) -> Safety {
         DeltaDialect::new().classify(&change)
     }
@@ -136,7 +127,7 @@ mod tests {
     fn creating_a_table_is_safe_unless_partitioned_by_a_transform() {
         let mut state = TableState {
             table: "t".into(),
-            columns: vec![col("d", LakeType::Date, false)],
+            columns: vec![ColumnState::new("d", LakeType::Date, false)],
         };
         assert_eq!(
             judge(SchemaChange::CreateTable(state.clone())),
@@ -166,23 +157,23 @@ mod tests {
     #[test]
     fn adding_a_nullable_column_is_safe_and_a_required_one_is_not() {
         assert_eq!(
-            judge(SchemaChange::AddColumn(col("a", LakeType::Int32, true))),
+            judge(SchemaChange::AddColumn(ColumnState::new(
+                "a",
+                LakeType::Int32,
+                true
+            ))),
             Safety::Safe
         );
-        assert!(destructive(&judge(SchemaChange::AddColumn(col(
-            "a",
-            LakeType::Int32,
-            false
-        )))));
+        assert!(destructive(&judge(SchemaChange::AddColumn(
+            ColumnState::new("a", LakeType::Int32, false)
+        ))));
     }
 
     #[test]
     fn drops_and_renames_are_destructive() {
-        assert!(destructive(&judge(SchemaChange::DropColumn(col(
-            "a",
-            LakeType::Int32,
-            true
-        )))));
+        assert!(destructive(&judge(SchemaChange::DropColumn(
+            ColumnState::new("a", LakeType::Int32, true)
+        ))));
         assert!(destructive(&judge(SchemaChange::RenameColumn {
             from: "a".into(),
             to: "b".into()

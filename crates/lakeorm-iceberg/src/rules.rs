@@ -103,15 +103,6 @@ mod tests {
     use super::*;
     use crate::IcebergDialect;
 
-    fn col(name: &str, ty: LakeType, nullable: bool) -> ColumnState {
-        ColumnState {
-            name: name.into(),
-            ty,
-            nullable,
-            partition: None,
-        }
-    }
-
     fn judge(change: SchemaChange) -> Safety {
         IcebergDialect::new().classify(&change)
     }
@@ -128,7 +119,7 @@ mod tests {
     fn creating_a_table_checks_transforms_against_types() {
         let mut state = TableState {
             table: "t".into(),
-            columns: vec![col("ts", LakeType::Timestamp, false)],
+            columns: vec![ColumnState::new("ts", LakeType::Timestamp, false)],
         };
         state.columns[0].partition = Some(Partition::Hour);
         assert_eq!(
@@ -146,11 +137,9 @@ mod tests {
             columns: vec![],
         };
         assert!(destructive(&judge(SchemaChange::DropTable(state))));
-        assert!(destructive(&judge(SchemaChange::DropColumn(col(
-            "a",
-            LakeType::Int32,
-            true
-        )))));
+        assert!(destructive(&judge(SchemaChange::DropColumn(
+            ColumnState::new("a", LakeType::Int32, true)
+        ))));
         assert!(destructive(&judge(SchemaChange::RenameColumn {
             from: "a".into(),
             to: "b".into()
@@ -160,14 +149,16 @@ mod tests {
     #[test]
     fn only_optional_columns_can_be_added() {
         assert_eq!(
-            judge(SchemaChange::AddColumn(col("a", LakeType::Int32, true))),
+            judge(SchemaChange::AddColumn(ColumnState::new(
+                "a",
+                LakeType::Int32,
+                true
+            ))),
             Safety::Safe
         );
-        assert!(unsupported(&judge(SchemaChange::AddColumn(col(
-            "a",
-            LakeType::Int32,
-            false
-        )))));
+        assert!(unsupported(&judge(SchemaChange::AddColumn(
+            ColumnState::new("a", LakeType::Int32, false)
+        ))));
     }
 
     #[test]

@@ -133,7 +133,7 @@ impl MigrationFile {
                 irreversible = Some(reason.trim().to_owned());
                 continue;
             }
-            if (trimmed.starts_with("--") && !in_block) || trimmed.is_empty() && !in_block {
+            if !in_block && (trimmed.starts_with("--") || trimmed.is_empty()) {
                 continue;
             }
             if section == Section::Header {

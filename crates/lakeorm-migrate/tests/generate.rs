@@ -6,21 +6,12 @@ use lakeorm_delta::DeltaDialect;
 use lakeorm_iceberg::IcebergDialect;
 use lakeorm_migrate::{Generator, MigrationDir, ModelSpec, Registry, Rename, SUM_FILE};
 
-fn col(name: &str, ty: LakeType, nullable: bool) -> ColumnState {
-    ColumnState {
-        name: name.into(),
-        ty,
-        nullable,
-        partition: None,
-    }
-}
-
 fn base() -> Vec<ColumnState> {
     vec![
-        col("id", LakeType::String, false),
-        col("age", LakeType::Int32, false),
-        col("nickname", LakeType::String, true),
-        col("signed_up", LakeType::Date, false),
+        ColumnState::new("id", LakeType::String, false),
+        ColumnState::new("age", LakeType::Int32, false),
+        ColumnState::new("nickname", LakeType::String, true),
+        ColumnState::new("signed_up", LakeType::Date, false),
     ]
 }
 
@@ -65,9 +56,9 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let mut add_nullable = base();
-    add_nullable.push(col("email", LakeType::String, true));
+    add_nullable.push(ColumnState::new("email", LakeType::String, true));
     let mut add_required = base();
-    add_required.push(col("score", LakeType::Int64, false));
+    add_required.push(ColumnState::new("score", LakeType::Int64, false));
     let drop = base()
         .into_iter()
         .filter(|c| c.name != "nickname")
@@ -85,7 +76,7 @@ fn cases() -> Vec<Case> {
     let mut partition = base();
     partition[3].partition = Some(Partition::Identity);
     let mut nested = base();
-    nested.push(col(
+    nested.push(ColumnState::new(
         "tags",
         LakeType::List(Box::new(ColumnType::nullable(LakeType::String))),
         true,
@@ -214,7 +205,7 @@ fn an_edited_file_stops_generation_with_its_name() {
     )
     .unwrap();
     let mut changed = base();
-    changed.push(col("email", LakeType::String, true));
+    changed.push(ColumnState::new("email", LakeType::String, true));
     let e = Generator::new(dir.path(), &dialect)
         .generate(&[spec(changed, &[])])
         .unwrap_err();
@@ -234,7 +225,7 @@ fn versions_increase_and_states_chain() {
         model: "Order".into(),
         state: TableState {
             table: "orders".into(),
-            columns: vec![col("id", LakeType::Int64, false)],
+            columns: vec![ColumnState::new("id", LakeType::Int64, false)],
         },
         renames: vec![],
     };
@@ -246,7 +237,7 @@ fn versions_increase_and_states_chain() {
     let versions: Vec<i64> = first.written.iter().map(|g| g.version).collect();
     assert_eq!(versions, [20261126090000, 20261126090001]);
     let mut changed = base();
-    changed.push(col("email", LakeType::String, true));
+    changed.push(ColumnState::new("email", LakeType::String, true));
     let second = Generator::new(dir.path(), &dialect)
         .at(at(9))
         .generate(&[spec(changed.clone(), &[]), orders])

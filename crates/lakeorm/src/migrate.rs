@@ -431,30 +431,10 @@ mod tests {
         let model = TableState {
             table: "t".into(),
             columns: vec![
-                ColumnState {
-                    name: "id".into(),
-                    ty: LakeType::Int64,
-                    nullable: false,
-                    partition: None,
-                },
-                ColumnState {
-                    name: "at".into(),
-                    ty: LakeType::Timestamp,
-                    nullable: true,
-                    partition: None,
-                },
-                ColumnState {
-                    name: "email".into(),
-                    ty: LakeType::String,
-                    nullable: true,
-                    partition: None,
-                },
-                ColumnState {
-                    name: "gone".into(),
-                    ty: LakeType::String,
-                    nullable: true,
-                    partition: None,
-                },
+                ColumnState::new("id", LakeType::Int64, false),
+                ColumnState::new("at", LakeType::Timestamp, true),
+                ColumnState::new("email", LakeType::String, true),
+                ColumnState::new("gone", LakeType::String, true),
             ],
         };
         let table: SchemaRef = Arc::new(Schema::new(vec![
