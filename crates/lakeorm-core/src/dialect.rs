@@ -3,6 +3,7 @@
 //! Dialects are pure: they decide how a model maps onto a table (types, partition transforms,
 //! keys, properties) and render plans as SQL for engines that speak it. They perform no I/O.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::Result;
@@ -24,6 +25,11 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// Checks that a model can be stored in this format (partition transforms, key types),
     /// naming the column and the alternative when it cannot.
     fn check_schema(&self, schema: &LakeSchema) -> Result<()>;
+
+    /// The table properties (`TBLPROPERTIES`) every table created through this dialect gets.
+    fn table_properties(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
 
     /// The qualified reference of a model's table (default catalog and database applied).
     fn table_ref(&self, table: &str) -> TableRef;

@@ -253,7 +253,7 @@ pub fn change_sql<D: SparkSqlDialect + ?Sized>(
             state,
             dialect.format(),
             None,
-            &BTreeMap::new(),
+            &dialect.table_properties(),
         )?],
         SchemaChange::DropTable(_) => vec![format!("DROP TABLE IF EXISTS {name}")],
         SchemaChange::AddColumn(column) => {

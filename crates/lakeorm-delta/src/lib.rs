@@ -100,6 +100,10 @@ impl Dialect for DeltaDialect {
         Ok(())
     }
 
+    fn table_properties(&self) -> BTreeMap<String, String> {
+        self.properties.clone()
+    }
+
     fn table_ref(&self, table: &str) -> TableRef {
         TableRef {
             catalog: self.catalog.clone(),

@@ -145,6 +145,10 @@ impl Dialect for IcebergDialect {
         Ok(())
     }
 
+    fn table_properties(&self) -> BTreeMap<String, String> {
+        self.properties.clone()
+    }
+
     fn table_ref(&self, table: &str) -> TableRef {
         TableRef {
             catalog: self.catalog.clone(),

@@ -169,6 +169,20 @@ fn iceberg_evolves_partition_transforms() {
 }
 
 #[test]
+fn created_tables_carry_the_dialect_properties() {
+    let dir = tempfile::tempdir().unwrap();
+    let dialect = DeltaDialect::new().with_deletion_vectors(true);
+    let report = Generator::new(dir.path(), &dialect)
+        .generate(&[spec(base(), &[])])
+        .unwrap();
+    let text = std::fs::read_to_string(&report.written[0].path).unwrap();
+    assert!(
+        text.contains("USING delta TBLPROPERTIES ('delta.enableDeletionVectors' = 'true');"),
+        "{text}"
+    );
+}
+
+#[test]
 fn generating_twice_without_changes_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let dialect = DeltaDialect::new();

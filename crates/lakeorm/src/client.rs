@@ -171,7 +171,7 @@ impl Client {
             format: dialect.format(),
             location: Some(location),
             schema: schema.clone(),
-            properties: Default::default(),
+            properties: dialect.table_properties(),
         })
     }
 

@@ -253,3 +253,21 @@ async fn narrowing_fails_on_a_value_that_does_not_fit_and_keeps_the_table() {
         .unwrap();
     assert_eq!(before, after);
 }
+
+#[tokio::test]
+async fn tables_get_the_dialect_properties() {
+    let lake = tempfile::tempdir().unwrap();
+    let client = LocalBuilder::new()
+        .path(lake.path())
+        .dialect(lakeorm::delta::DeltaDialect::new().with_property("lakeorm.owner", "team-a"))
+        .open()
+        .await
+        .unwrap();
+    client.migrate::<v1::User>().await.unwrap();
+    let log = std::fs::read_to_string(
+        lake.path()
+            .join("tables/users/_delta_log/00000000000000000000.json"),
+    )
+    .unwrap();
+    assert!(log.contains(r#""lakeorm.owner":"team-a""#), "{log}");
+}
