@@ -85,8 +85,7 @@ async fn step(
 #[tokio::main]
 async fn main() -> lakeorm::Result<()> {
     if std::env::args().any(|a| a == "--print-models") {
-        Registry::new().model::<v3::User>().print();
-        return Ok(());
+        return Registry::new().model::<v3::User>().print();
     }
     let work = std::env::temp_dir().join(format!("lakeorm-migrations-{}", std::process::id()));
     let dir = work.join("migrations");

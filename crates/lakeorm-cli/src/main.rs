@@ -103,7 +103,7 @@ enum Migrate {
         #[command(flatten)]
         dir: DirArg,
         /// A command that prints the model registry as JSON: a small binary of your project
-        /// ending with `lakeorm::migrate::Registry::new().model::<User>().print()`.
+        /// ending with `lakeorm::migrate::Registry::new().model::<User>().print()` (printing JSON).
         #[arg(long, env = "LAKEORM_MODELS")]
         models: String,
     },

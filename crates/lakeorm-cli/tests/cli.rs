@@ -124,7 +124,7 @@ fn models_command(
     registry: &lakeorm::migrate::Registry,
 ) -> String {
     let path = dir.join(format!("{name}.json"));
-    std::fs::write(&path, registry.to_json()).unwrap();
+    std::fs::write(&path, registry.to_json().unwrap()).unwrap();
     format!("cat '{}'", path.display())
 }
 

@@ -71,8 +71,8 @@ impl ModelSpec {
 /// # #[derive(lakeorm_derive::Lake)]
 /// # #[lake(crate = "lakeorm_core")]
 /// # struct User { #[lake(pk)] id: String }
-/// fn main() {
-///     Registry::new().model::<User>().print();
+/// fn main() -> lakeorm_core::Result<()> {
+///     Registry::new().model::<User>().print()
 /// }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,8 +100,9 @@ impl Registry {
     }
 
     /// The registry as JSON (what `print` writes and the CLI reads).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{\"models\":[]}".into())
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Config(format!("serialising the model registry: {e}")))
     }
 
     /// Reads a registry printed by a models binary.
@@ -114,8 +115,9 @@ impl Registry {
     }
 
     /// Prints the registry to stdout, for the `lakeorm` CLI to read.
-    pub fn print(&self) {
-        println!("{}", self.to_json());
+    pub fn print(&self) -> Result<()> {
+        println!("{}", self.to_json()?);
+        Ok(())
     }
 
     /// Fails when two models claim one table.

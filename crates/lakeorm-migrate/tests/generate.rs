@@ -294,6 +294,9 @@ fn specs_come_from_derived_models() {
             to: "handle".into()
         }]
     );
-    assert_eq!(Registry::from_json(&registry.to_json()).unwrap(), registry);
+    assert_eq!(
+        Registry::from_json(&registry.to_json().unwrap()).unwrap(),
+        registry
+    );
     assert!(Registry::from_json("not json").is_err());
 }

@@ -199,8 +199,7 @@ impl<'a> Migrator<'a> {
             if let Some(progress) = &self.progress {
                 progress(file, i, pending.len());
             }
-            let started = Instant::now();
-            self.run(file, &file.up).await?;
+            let run = self.run(file, &file.up).await?;
             self.client
                 .insert(&[AppliedMigration {
                     version: file.version,
@@ -210,12 +209,7 @@ impl<'a> Migrator<'a> {
                 }])
                 .await?;
             tracing::info!(file = %file.name, "migration applied");
-            report.files.push(MigrationRun {
-                version: file.version,
-                name: file.name.clone(),
-                statements: file.up.len(),
-                duration: started.elapsed(),
-            });
+            report.files.push(run);
         }
         Ok(report)
     }
@@ -225,43 +219,47 @@ impl<'a> Migrator<'a> {
         let dir = MigrationDir::load(&self.dir)?;
         let applied = self.applied().await?;
         let mut report = MigrateReport::default();
-        let targets: Vec<&AppliedMigration> = applied.iter().rev().take(steps).collect();
-        for (i, record) in targets.iter().enumerate() {
-            let file = dir.file(record.version).ok_or_else(|| MigrationError {
-                file: record.name.clone(),
-                statement: None,
-                reason: "is recorded as applied but missing from the directory, so it cannot be reverted".into(),
-                source: None,
-            })?;
-            if let Some(reason) = &file.irreversible {
-                return Err(MigrationError {
-                    file: file.name.clone(),
+        // Every file to revert is checked before the first is touched, so that an irreversible
+        // or missing one stops the command with nothing reverted.
+        let targets = applied
+            .iter()
+            .rev()
+            .take(steps)
+            .map(|record| {
+                let file = dir.file(record.version).ok_or_else(|| MigrationError {
+                    file: record.name.clone(),
                     statement: None,
-                    reason: format!("cannot be reverted: {reason}"),
+                    reason: "is recorded as applied but missing from the directory, so it cannot be reverted".into(),
                     source: None,
+                })?;
+                match &file.irreversible {
+                    Some(reason) => Err(MigrationError {
+                        file: file.name.clone(),
+                        statement: None,
+                        reason: format!("cannot be reverted: {reason}"),
+                        source: None,
+                    }),
+                    None => Ok(file),
                 }
-                .into());
-            }
+            })
+            .collect::<Result<Vec<&MigrationFile>, MigrationError>>()?;
+        for (i, file) in targets.iter().enumerate() {
             if let Some(progress) = &self.progress {
                 progress(file, i, targets.len());
             }
-            let started = Instant::now();
-            self.run(file, &file.down).await?;
+            let run = self.run(file, &file.down).await?;
             self.client
                 .delete_where::<AppliedMigration>("version = ?", vec![file.version.into()])
                 .await?;
             tracing::info!(file = %file.name, "migration reverted");
-            report.files.push(MigrationRun {
-                version: file.version,
-                name: file.name.clone(),
-                statements: file.down.len(),
-                duration: started.elapsed(),
-            });
+            report.files.push(run);
         }
         Ok(report)
     }
 
-    async fn run(&self, file: &MigrationFile, statements: &[String]) -> Result<()> {
+    /// Executes one section of `file`, naming the file and statement on failure.
+    async fn run(&self, file: &MigrationFile, statements: &[String]) -> Result<MigrationRun> {
+        let started = Instant::now();
         for (i, statement) in statements.iter().enumerate() {
             if let Err(e) = self.client.exec(statement, Vec::new()).await {
                 let reason = if i == 0 {
@@ -282,7 +280,12 @@ impl<'a> Migrator<'a> {
                 .into());
             }
         }
-        Ok(())
+        Ok(MigrationRun {
+            version: file.version,
+            name: file.name.clone(),
+            statements: statements.len(),
+            duration: started.elapsed(),
+        })
     }
 }
 

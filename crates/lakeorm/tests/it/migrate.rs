@@ -271,3 +271,34 @@ async fn tables_get_the_dialect_properties() {
     .unwrap();
     assert!(log.contains(r#""lakeorm.owner":"team-a""#), "{log}");
 }
+
+#[tokio::test]
+async fn down_checks_every_file_before_reverting_any() {
+    let lake = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let client = LocalBuilder::new().path(lake.path()).open().await.unwrap();
+    std::fs::write(
+        dir.path().join("1_a.sql"),
+        "-- +goose Up\nCREATE TABLE a (id BIGINT) USING delta;\n-- +goose Down\nDROP TABLE a;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2_b.sql"),
+        "-- +goose Up\nCREATE TABLE b (id BIGINT) USING delta;\n-- +goose Down\n-- IRREVERSIBLE: b holds history\n",
+    )
+    .unwrap();
+    let migrator = client.migrator(dir.path());
+    migrator.up().await.unwrap();
+    let Err(Error::Migration(e)) = migrator.down(2).await else {
+        panic!("an irreversible file must stop down");
+    };
+    assert_eq!(e.file, "2_b.sql");
+    assert!(e.reason.contains("b holds history"), "{e}");
+    let status = migrator.status().await.unwrap();
+    assert!(
+        status
+            .iter()
+            .all(|s| matches!(s.state, MigrationState::Applied { .. })),
+        "nothing was reverted: {status:?}"
+    );
+}
