@@ -325,10 +325,13 @@ pub fn render<D: SparkSqlDialect + ?Sized>(
         } => {
             let id = ingest_id.to_string();
             let staged = matches!(source, WriteSource::Staged { .. }).then_some(id.as_str());
+            // The column list matters: without it INSERT is positional, and engines that move
+            // partition columns to the end of the table (Hive-style Parquet tables) would
+            // shift every value after the first partition column.
+            let columns = all_columns(dialect, table).join(", ");
             format!(
-                "INSERT INTO {} SELECT {} FROM {}",
+                "INSERT INTO {} ({columns}) SELECT {columns} FROM {}",
                 qualified(dialect, table),
-                all_columns(dialect, table).join(", "),
                 source_relation(dialect, source, staged)
             )
         }
