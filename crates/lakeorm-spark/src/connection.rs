@@ -187,6 +187,42 @@ impl ConnectionString {
             format!("{scheme}://{}:{}", self.host, self.port)
         }
     }
+
+    /// The full connection string, token included, as the Spark Connect client parses it.
+    /// Never log this; [`Display`](fmt::Display) prints a redacted form.
+    pub(crate) fn to_url(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let mut url = format!("sc://{host}:{}/", self.port);
+        let mut param = |key: &str, value: &str| {
+            url.push(';');
+            url.push_str(key);
+            url.push('=');
+            url.push_str(value);
+        };
+        if let Some(token) = &self.token {
+            param("token", token);
+        }
+        if let Some(user) = &self.user_id {
+            param("user_id", user);
+        }
+        if let Some(agent) = &self.user_agent {
+            param("user_agent", agent);
+        }
+        if let Some(session) = &self.session_id {
+            param("session_id", session);
+        }
+        if self.use_ssl {
+            param("use_ssl", "true");
+        }
+        for (key, value) in &self.headers {
+            param(key, value);
+        }
+        url
+    }
 }
 
 impl FromStr for ConnectionString {
@@ -219,6 +255,15 @@ impl fmt::Display for ConnectionString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_full_url_round_trips() {
+        let text =
+            "sc://db.example:443/;token=secret;user_id=ada;use_ssl=true;x-databricks-cluster-id=c1";
+        let parsed = ConnectionString::parse(text).unwrap();
+        assert_eq!(ConnectionString::parse(&parsed.to_url()).unwrap(), parsed);
+        assert!(!parsed.to_string().contains("secret"));
+    }
 
     #[test]
     fn parses_the_standard_form() {

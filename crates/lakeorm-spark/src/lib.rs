@@ -1,11 +1,39 @@
 //! The Spark Connect driver of lakeorm: Apache Spark 4, Databricks Connect and Sail.
 //!
-//! This crate currently holds the connection layer: [`ConnectionString`] parses the standard
-//! `sc://host:port/;key=value` form that every Spark Connect client accepts, and
-//! [`ConnectionString::databricks`] builds one for a Databricks cluster (from arguments or the
-//! `DATABRICKS_*` environment variables) with the headers Databricks requires. The `Driver`
-//! implementation over the official `apache-spark-connect` client is built on top of it.
+//! [`SparkDriver`] implements lakeorm's `Driver` over the official `apache-spark-connect`
+//! client: plans run as the Dialect's Spark SQL with `?` parameters bound as positional
+//! arguments, results stream back as Arrow batches, and in-memory rows travel inside the plan
+//! as a `LocalRelation` (chunked by bytes, see [`DEFAULT_MAX_REQUEST_BYTES`]). Large writes go
+//! through staged Parquet instead, which the Client chooses by size.
+//!
+//! ```no_run
+//! # async fn demo() -> lakeorm_core::Result<()> {
+//! use lakeorm_spark::{SparkDriver, SparkServer};
+//!
+//! let driver = SparkDriver::builder("sc://127.0.0.1:15002/")?
+//!     .server(SparkServer::Sail)
+//!     .pool_size(4)
+//!     .build();
+//! # Ok(()) }
+//! ```
+//!
+//! A server that is still starting (Databricks `PENDING`) fails calls with the retryable
+//! `Error::ClusterNotReady`; an unreachable one with a retryable `Error::Engine` after the
+//! configured retries.
 
 pub mod connection;
+mod driver;
+mod errors;
+mod ingest;
+mod params;
+mod parquet;
+mod pool;
+mod session;
 
 pub use connection::ConnectionString;
+pub use driver::{DEFAULT_POOL_SIZE, SparkDriver, SparkDriverBuilder, SparkServer};
+pub use ingest::DEFAULT_MAX_REQUEST_BYTES;
+pub use parquet::ParquetDialect;
+pub use session::SessionLease;
+/// The official client, for native DataFrame work through [`SessionLease`].
+pub use spark_connect;

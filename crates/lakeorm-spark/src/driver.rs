@@ -1,0 +1,672 @@
+//! `SparkDriver`: lakeorm's `Driver` over Spark Connect.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, Schema};
+use async_trait::async_trait;
+use futures::stream;
+use lakeorm_core::dialect::SOURCE_VIEW;
+use lakeorm_core::{
+    Driver, DriverCapabilities, EngineFlavor, Error, ExecContext, ExecMetrics, ExecutionPlan,
+    Location, Predicate, QueryResult, Result, Statement, TableFormat, WriteSource,
+};
+use spark_connect_core::client::ReattachableResponseStream;
+use spark_connect_core::retries::RetryPolicy;
+use spark_connect_proto as proto;
+
+use crate::connection::ConnectionString;
+use crate::errors::{ENGINE, classify};
+use crate::ingest::{self, DEFAULT_MAX_REQUEST_BYTES};
+use crate::pool::{Lease, Pool, decode_arrow, operation_name, sql_relation};
+use crate::session::SessionLease;
+
+/// The default number of pooled sessions.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+
+/// Which kind of Spark Connect server the driver talks to; it sets the default capabilities
+/// and how the server addresses storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SparkServer {
+    /// Apache Spark 4 with the Delta Lake or Iceberg runtime on its classpath (Hadoop file
+    /// systems: `s3a://`).
+    #[default]
+    Spark,
+    /// Apache Spark 4 without table-format jars: plain Parquet tables, append and read only.
+    SparkParquet,
+    /// [Sail](https://github.com/lakehq/sail): Delta, Iceberg and Parquet on `object_store`
+    /// (`s3://`); no OPTIMIZE, VACUUM or table history.
+    Sail,
+    /// A Databricks cluster through Databricks Connect.
+    Databricks,
+}
+
+impl SparkServer {
+    fn capabilities(self) -> DriverCapabilities {
+        let all = |formats| DriverCapabilities {
+            formats,
+            merge: true,
+            update: true,
+            delete: true,
+            staged_writes: true,
+            maintenance: true,
+            time_travel: true,
+        };
+        match self {
+            SparkServer::Spark => all(vec![
+                TableFormat::Delta,
+                TableFormat::Iceberg,
+                TableFormat::Parquet,
+            ]),
+            SparkServer::Databricks => all(vec![TableFormat::Delta, TableFormat::Iceberg]),
+            SparkServer::SparkParquet => DriverCapabilities {
+                formats: vec![TableFormat::Parquet],
+                merge: false,
+                update: false,
+                delete: false,
+                staged_writes: true,
+                maintenance: false,
+                time_travel: false,
+            },
+            SparkServer::Sail => DriverCapabilities {
+                formats: vec![
+                    TableFormat::Delta,
+                    TableFormat::Iceberg,
+                    TableFormat::Parquet,
+                ],
+                merge: true,
+                update: true,
+                delete: true,
+                staged_writes: true,
+                maintenance: false,
+                time_travel: false,
+            },
+        }
+    }
+
+    fn flavor(self) -> EngineFlavor {
+        match self {
+            SparkServer::Sail => EngineFlavor::Native,
+            _ => EngineFlavor::Hadoop,
+        }
+    }
+}
+
+/// Configures a [`SparkDriver`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SparkDriverBuilder {
+    url: ConnectionString,
+    server: SparkServer,
+    pool_size: usize,
+    capabilities: Option<DriverCapabilities>,
+    flavor: Option<EngineFlavor>,
+    max_request_bytes: usize,
+    retries: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+}
+
+impl SparkDriverBuilder {
+    /// The kind of server (default: [`SparkServer::Spark`]).
+    pub fn server(mut self, server: SparkServer) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// How many sessions concurrent calls share (default [`DEFAULT_POOL_SIZE`]).
+    pub fn pool_size(mut self, sessions: usize) -> Self {
+        self.pool_size = sessions.max(1);
+        self
+    }
+
+    /// Overrides what the server can do (default: from [`server`](Self::server)).
+    pub fn capabilities(mut self, capabilities: DriverCapabilities) -> Self {
+        self.capabilities = Some(capabilities);
+        self
+    }
+
+    /// Overrides how the server addresses storage (default: from [`server`](Self::server)).
+    pub fn flavor(mut self, flavor: EngineFlavor) -> Self {
+        self.flavor = Some(flavor);
+        self
+    }
+
+    /// Caps the Arrow bytes of one direct-ingest request (default
+    /// [`DEFAULT_MAX_REQUEST_BYTES`]; servers fail requests much above 80 MB).
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes.max(1024);
+        self
+    }
+
+    /// How often, and how patiently, an unavailable server is retried before the call fails
+    /// (default: 4 retries, backoff from 200 ms doubling up to 5 s).
+    pub fn retries(
+        mut self,
+        retries: u32,
+        initial_backoff: Duration,
+        max_backoff: Duration,
+    ) -> Self {
+        self.retries = retries;
+        self.initial_backoff = initial_backoff;
+        self.max_backoff = max_backoff;
+        self
+    }
+
+    /// Builds the driver. No connection is made until the first call.
+    pub fn build(self) -> SparkDriver {
+        let retry = RetryPolicy {
+            max_retries: Some(self.retries),
+            initial_backoff_ms: self.initial_backoff.as_millis() as u64,
+            max_backoff_ms: Some(self.max_backoff.as_millis() as u64),
+            ..RetryPolicy::default()
+        };
+        SparkDriver {
+            inner: Arc::new(Inner {
+                pool: Arc::new(Pool::new(self.url, self.pool_size, retry)),
+                capabilities: self
+                    .capabilities
+                    .unwrap_or_else(|| self.server.capabilities()),
+                flavor: self.flavor.unwrap_or_else(|| self.server.flavor()),
+                server: self.server,
+                max_request_bytes: self.max_request_bytes,
+            }),
+        }
+    }
+}
+
+/// lakeorm's driver for Spark Connect servers: Apache Spark 4, Databricks Connect, Sail.
+///
+/// Plans run as the Dialect's Spark SQL; `?` parameters travel as typed positional
+/// arguments; results stream back one Arrow batch per response. In-memory rows are sent in
+/// the plan (see the [`ingest`](crate::ingest) module for the request-size limit); large writes
+/// go through staged Parquet, which the Client chooses by size.
+///
+/// Cheap to clone; clones share the session pool.
+#[derive(Clone)]
+pub struct SparkDriver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Arc<Pool>,
+    capabilities: DriverCapabilities,
+    flavor: EngineFlavor,
+    server: SparkServer,
+    max_request_bytes: usize,
+}
+
+impl fmt::Debug for SparkDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SparkDriver")
+            .field("url", &self.inner.pool.url().to_string())
+            .field("server", &self.inner.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SparkDriver {
+    /// A driver for `sc://host:port/;token=…;user_id=…` with the default options.
+    pub fn remote(url: &str) -> Result<Self> {
+        Ok(Self::builder(url)?.build())
+    }
+
+    /// A builder for `sc://host:port/;…`.
+    pub fn builder(url: &str) -> Result<SparkDriverBuilder> {
+        Ok(Self::builder_for(ConnectionString::parse(url)?))
+    }
+
+    /// A builder for a parsed connection string.
+    pub fn builder_for(url: ConnectionString) -> SparkDriverBuilder {
+        SparkDriverBuilder {
+            url,
+            server: SparkServer::default(),
+            pool_size: DEFAULT_POOL_SIZE,
+            capabilities: None,
+            flavor: None,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            retries: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+
+    /// A driver for a Databricks cluster (Databricks Connect): workspace host, personal access
+    /// token and cluster id.
+    pub fn databricks(host: &str, token: &str, cluster_id: &str) -> Result<Self> {
+        Ok(
+            Self::builder_for(ConnectionString::databricks(host, token, cluster_id)?)
+                .server(SparkServer::Databricks)
+                .build(),
+        )
+    }
+
+    /// [`databricks`](Self::databricks) from `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and
+    /// `DATABRICKS_CLUSTER_ID`.
+    pub fn databricks_from_env() -> Result<Self> {
+        Ok(Self::builder_for(ConnectionString::databricks_from_env()?)
+            .server(SparkServer::Databricks)
+            .build())
+    }
+
+    /// Lends a pooled session for native Spark work (returned to the pool on drop).
+    pub async fn session(&self) -> Result<SessionLease> {
+        SessionLease::new(self.inner.pool.get().await?).await
+    }
+
+    async fn lease(&self) -> Result<Lease> {
+        self.inner.pool.get().await
+    }
+
+    /// Runs statements on one session; a failure that may have broken the session (the
+    /// connection, the server) takes it out of the pool.
+    async fn run_all(&self, lease: &mut Lease, statements: &[Statement]) -> Result<ExecMetrics> {
+        let mut metrics = ExecMetrics::default();
+        for statement in statements {
+            match lease.session().command_sql(statement).await {
+                Ok(responses) => add_reported(&mut metrics, &responses),
+                Err(error) => {
+                    if error.is_retryable() {
+                        lease.discard();
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(metrics)
+    }
+
+    /// Sends in-memory rows as the source view, runs `statements`, drops the views.
+    async fn with_source(
+        &self,
+        lease: &mut Lease,
+        batches: &[RecordBatch],
+        statements: &[Statement],
+    ) -> Result<ExecMetrics> {
+        let chunks = ingest::chunks(batches, self.inner.max_request_bytes)?;
+        let mut views = Vec::new();
+        let result = async {
+            match chunks.len() {
+                0 => {
+                    // Nothing to send but the shape: an empty view with the batches' schema.
+                    let schema = batches
+                        .first()
+                        .map(|b| b.schema())
+                        .unwrap_or_else(|| Arc::new(Schema::empty()));
+                    let bytes = empty_stream(&RecordBatch::new_empty(schema))?;
+                    lease.session().register_view(SOURCE_VIEW, bytes).await?;
+                    views.push(SOURCE_VIEW.to_owned());
+                }
+                1 => {
+                    let bytes = chunks.into_iter().next().expect("one chunk");
+                    lease.session().register_view(SOURCE_VIEW, bytes).await?;
+                    views.push(SOURCE_VIEW.to_owned());
+                }
+                n => {
+                    tracing::debug!(chunks = n, "direct write split into several requests");
+                    for (i, bytes) in chunks.into_iter().enumerate() {
+                        let name = format!("{SOURCE_VIEW}_{i}");
+                        lease.session().register_view(&name, bytes).await?;
+                        views.push(name);
+                    }
+                    let union = views
+                        .iter()
+                        .map(|v| format!("SELECT * FROM `{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(" UNION ALL ");
+                    lease
+                        .session()
+                        .command_sql(&Statement::new(format!(
+                            "CREATE OR REPLACE TEMPORARY VIEW `{SOURCE_VIEW}` AS {union}"
+                        )))
+                        .await?;
+                    views.push(SOURCE_VIEW.to_owned());
+                }
+            }
+            self.run_all(lease, statements).await
+        }
+        .await;
+        // The views hold the rows in server memory: free them whatever happened.
+        for view in views.iter().rev() {
+            let drop_view = Statement::new(format!("DROP VIEW IF EXISTS `{view}`"));
+            if let Err(error) = lease.session().command_sql(&drop_view).await {
+                tracing::debug!(%error, view, "could not drop a source view; discarding the session");
+                lease.discard();
+                break;
+            }
+        }
+        if let Err(error) = &result
+            && error.is_retryable()
+        {
+            lease.discard();
+        }
+        result
+    }
+}
+
+impl SparkDriver {
+    /// Creates the model's table. When its location already holds a table written elsewhere
+    /// (another engine, another server), some servers (Sail) refuse the declared schema even
+    /// where it matches; the table is then attached as it is, schema from its own log, with
+    /// `CREATE TABLE IF NOT EXISTS … USING … LOCATION …`. Returns that statement if it ran.
+    async fn create_table(
+        &self,
+        lease: &mut Lease,
+        table: &lakeorm_core::TableSpec,
+        statements: &[Statement],
+        ctx: ExecContext<'_>,
+    ) -> Result<Option<Statement>> {
+        let Some(location) = &table.location else {
+            return Ok(None);
+        };
+        let error = match self.run_all(lease, statements).await {
+            Ok(_) => return Ok(None),
+            Err(error) => error,
+        };
+        let text = error.to_string().to_ascii_lowercase();
+        if !text.contains("already exists") {
+            return Err(error);
+        }
+        let attach = Statement::new(format!(
+            "CREATE TABLE IF NOT EXISTS {} USING {} LOCATION {}",
+            lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table),
+            table.format,
+            lakeorm_core::sql::string_literal(location.as_str())
+        ));
+        tracing::info!(table = %table.table, %location, "attaching an existing table");
+        self.run_all(lease, std::slice::from_ref(&attach)).await?;
+        Ok(Some(attach))
+    }
+}
+
+fn empty_stream(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let fail = |e| Error::engine(ENGINE, "encoding an empty Arrow stream", false, e);
+    let mut writer =
+        arrow::ipc::writer::StreamWriter::try_new(Vec::new(), batch.schema_ref()).map_err(fail)?;
+    writer.write(batch).map_err(fail)?;
+    writer.into_inner().map_err(fail)
+}
+
+/// Adds the row counts a DML statement reported (`num_inserted_rows`, …) to `metrics`.
+fn add_reported(metrics: &mut ExecMetrics, responses: &[proto::ExecutePlanResponse]) {
+    for response in responses {
+        let Some(proto::execute_plan_response::ResponseType::SqlCommandResult(result)) =
+            &response.response_type
+        else {
+            continue;
+        };
+        let Some(proto::relation::RelType::LocalRelation(local)) =
+            result.relation.as_ref().and_then(|r| r.rel_type.as_ref())
+        else {
+            continue;
+        };
+        let Some(data) = &local.data else { continue };
+        let Ok(batches) = decode_arrow(data) else {
+            continue;
+        };
+        for batch in batches {
+            let count = |name: &str| -> u64 {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| c.as_primitive_opt::<Int64Type>())
+                    .filter(|c| !c.is_empty() && !c.is_null(0))
+                    .map(|c| c.value(0).max(0) as u64)
+                    .unwrap_or(0)
+            };
+            metrics.rows_inserted += count("num_inserted_rows");
+            metrics.rows_updated += count("num_updated_rows");
+            metrics.rows_deleted += count("num_deleted_rows");
+        }
+    }
+}
+
+/// The table a `DROP TABLE [IF EXISTS] name` statement drops, as written.
+fn dropped_table(sql: &str) -> Option<String> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let upper: Vec<String> = words
+        .iter()
+        .take(5)
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let name = match upper.as_slice() {
+        [d, t, i, e, ..] if d == "DROP" && t == "TABLE" && i == "IF" && e == "EXISTS" => {
+            words.get(4)
+        }
+        [d, t, ..] if d == "DROP" && t == "TABLE" => words.get(2),
+        _ => None,
+    }?;
+    Some(name.trim_end_matches(';').to_owned())
+}
+
+#[async_trait]
+impl Driver for SparkDriver {
+    fn name(&self) -> &str {
+        ENGINE
+    }
+
+    fn capabilities(&self) -> DriverCapabilities {
+        self.inner.capabilities.clone()
+    }
+
+    async fn execute(&self, plan: ExecutionPlan, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
+        let started = Instant::now();
+        if matches!(
+            plan,
+            ExecutionPlan::Optimize { .. } | ExecutionPlan::Vacuum { .. }
+        ) && !self.inner.capabilities.maintenance
+        {
+            return Err(Error::unsupported(
+                "table maintenance (OPTIMIZE, VACUUM)",
+                format!("{ENGINE} ({:?})", self.inner.server),
+                "the server has no compaction or vacuum; run them from an engine that does \
+                 (the embedded engine, Spark with Delta, Databricks)",
+            ));
+        }
+        let mut statements = ctx.dialect.render(&plan)?;
+        let mut lease = self.lease().await?;
+        let mut metrics = match &plan {
+            ExecutionPlan::Append {
+                source: WriteSource::Batches(batches),
+                ..
+            }
+            | ExecutionPlan::Merge {
+                source: WriteSource::Batches(batches),
+                ..
+            }
+            | ExecutionPlan::Update {
+                source: WriteSource::Batches(batches),
+                ..
+            } => self.with_source(&mut lease, batches, &statements).await?,
+            ExecutionPlan::Delete {
+                predicate: Predicate::Keys { values, .. },
+                ..
+            } => {
+                self.with_source(&mut lease, std::slice::from_ref(values), &statements)
+                    .await?
+            }
+            ExecutionPlan::CreateTable { table } => {
+                if let Some(attach) = self
+                    .create_table(&mut lease, table, &statements, ctx)
+                    .await?
+                {
+                    statements = vec![attach];
+                }
+                ExecMetrics::default()
+            }
+            _ => self.run_all(&mut lease, &statements).await?,
+        };
+        match &plan {
+            ExecutionPlan::CreateTable { table } => {
+                if let Some(create) = statements.first() {
+                    let key = table.table.to_string();
+                    let pool = Arc::clone(lease.pool());
+                    pool.remember(&key, &create.sql, lease.session_mut());
+                }
+            }
+            ExecutionPlan::Exec(statement) => {
+                if let Some(table) = dropped_table(&statement.sql) {
+                    lease.pool().forget(&table.replace('`', ""));
+                }
+            }
+            ExecutionPlan::Append { source, .. } if metrics.rows_inserted == 0 => {
+                // Plain INSERTs report no counts: every source row was appended.
+                metrics.rows_inserted = source.num_rows();
+            }
+            _ => {}
+        }
+        metrics.duration = started.elapsed();
+        Ok(metrics)
+    }
+
+    async fn query(&self, statement: Statement, _ctx: ExecContext<'_>) -> Result<QueryResult> {
+        let lease = self.lease().await?;
+        stream_query(lease, &statement).await
+    }
+
+    async fn read_parquet(
+        &self,
+        location: &Location,
+        _ctx: ExecContext<'_>,
+    ) -> Result<Option<QueryResult>> {
+        let sql = format!(
+            "SELECT * FROM parquet.`{}`",
+            location.as_str().replace('`', "``")
+        );
+        let lease = self.lease().await?;
+        match stream_query(lease, &Statement::new(sql)).await {
+            Ok(result) => Ok(Some(result)),
+            Err(error) if is_missing_path(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn flavor(&self) -> EngineFlavor {
+        self.inner.flavor
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let lease = self.lease().await?;
+        let result = stream_query(lease, &Statement::new("SELECT 1 AS ok")).await?;
+        futures::TryStreamExt::try_collect::<Vec<_>>(result.batches).await?;
+        Ok(())
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.inner.pool.close().await;
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn is_missing_path(error: &Error) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    text.contains("path_not_found")
+        || text.contains("path does not exist")
+        || text.contains("no such file")
+        || text.contains("not found")
+}
+
+/// Runs a query on a lent session and streams its batches; the session returns to the pool
+/// when the stream is dropped.
+pub(crate) async fn stream_query(lease: Lease, statement: &Statement) -> Result<QueryResult> {
+    let operation = operation_name(&statement.sql);
+    let plan = proto::plan::OpType::Root(sql_relation(statement)?);
+    let responses = lease.session().execute(plan, &operation).await?;
+    let mut state = QueryState {
+        lease,
+        responses,
+        pending: VecDeque::new(),
+        operation,
+        done: false,
+    };
+    // The schema comes with the first batch (servers send an empty one for empty results).
+    let schema = match state.next_batch().await? {
+        Some(first) => {
+            let schema = first.schema();
+            state.pending.push_front(first);
+            schema
+        }
+        None => Arc::new(Schema::empty()),
+    };
+    let batches = stream::try_unfold(state, |mut state| async move {
+        Ok(state.next_batch().await?.map(|batch| (batch, state)))
+    });
+    Ok(QueryResult {
+        schema,
+        batches: Box::pin(batches),
+        native: None,
+    })
+}
+
+struct QueryState {
+    lease: Lease,
+    responses: ReattachableResponseStream,
+    pending: VecDeque<RecordBatch>,
+    operation: String,
+    done: bool,
+}
+
+impl QueryState {
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if let Some(batch) = self.pending.pop_front() {
+                return Ok(Some(batch));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let message = match self.responses.message().await {
+                Ok(message) => message,
+                Err(error) => {
+                    let error = classify(error, &self.operation);
+                    if error.is_retryable() {
+                        self.lease.discard();
+                    }
+                    self.done = true;
+                    return Err(error);
+                }
+            };
+            let Some(response) = message else {
+                self.done = true;
+                continue;
+            };
+            if let Some(proto::execute_plan_response::ResponseType::ArrowBatch(arrow)) =
+                response.response_type
+            {
+                self.pending.extend(decode_arrow(&arrow.data)?);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_statements_name_their_table() {
+        assert_eq!(dropped_table("DROP TABLE users").as_deref(), Some("users"));
+        assert_eq!(
+            dropped_table("drop table if exists `db`.`users`;").as_deref(),
+            Some("`db`.`users`")
+        );
+        assert_eq!(dropped_table("DROP VIEW v"), None);
+        assert_eq!(dropped_table("SELECT 1"), None);
+    }
+
+    #[test]
+    fn servers_differ_in_what_they_can_do() {
+        assert!(!SparkServer::Sail.capabilities().maintenance);
+        assert!(!SparkServer::SparkParquet.capabilities().merge);
+        assert_eq!(SparkServer::Sail.flavor(), EngineFlavor::Native);
+        assert_eq!(SparkServer::Databricks.flavor(), EngineFlavor::Hadoop);
+    }
+}

@@ -1,0 +1,141 @@
+//! Spark Connect errors, classified into lakeorm's typed errors.
+
+use lakeorm_core::{ClusterNotReady, Error};
+use spark_connect::SparkError;
+
+/// The driver's name in errors, logs and metrics.
+pub(crate) const ENGINE: &str = "spark-connect";
+
+/// gRPC status codes (tonic's numbering).
+const FAILED_PRECONDITION: i32 = 9;
+const UNAVAILABLE: i32 = 14;
+const DEADLINE_EXCEEDED: i32 = 4;
+const RESOURCE_EXHAUSTED: i32 = 8;
+const UNIMPLEMENTED: i32 = 12;
+
+/// Cluster states in which a Databricks cluster refuses work but will accept it later.
+const STARTING_STATES: &[&str] = &["PENDING", "RESTARTING", "STARTING", "RESIZING"];
+
+/// Turns a client or server error into a lakeorm error, naming `operation`.
+pub(crate) fn classify(error: SparkError, operation: &str) -> Error {
+    let message = error.message();
+    let code = error.grpc_code;
+    if code == Some(FAILED_PRECONDITION)
+        && let Some(state) = starting_state(&message)
+    {
+        return Error::ClusterNotReady(ClusterNotReady {
+            state,
+            request_id: request_id(&message),
+            message,
+            source: Some(Box::new(error)),
+        });
+    }
+    if code == Some(UNIMPLEMENTED) || looks_unsupported(&error, &message) {
+        return Error::unsupported(operation, ENGINE, message);
+    }
+    let retryable = matches!(
+        code,
+        Some(UNAVAILABLE | DEADLINE_EXCEEDED | RESOURCE_EXHAUSTED)
+    );
+    Error::engine(ENGINE, operation, retryable, error)
+}
+
+/// The cluster state named in a "cluster not ready" message, if any.
+fn starting_state(message: &str) -> Option<String> {
+    let upper = message.to_ascii_uppercase();
+    STARTING_STATES
+        .iter()
+        .find(|state| upper.contains(*state))
+        .map(|state| (*state).to_owned())
+}
+
+/// A request id (`requestId=…`/`request_id: …`) quoted in a server message.
+fn request_id(message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let at = ["requestid=", "request_id=", "request id: ", "request_id: "]
+        .iter()
+        .find_map(|key| lower.find(key).map(|i| i + key.len()))?;
+    let id: String = message[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
+/// Whether the server said it cannot do this at all (as opposed to failing at it).
+fn looks_unsupported(error: &SparkError, message: &str) -> bool {
+    use spark_connect_core::error::SparkErrorKind;
+    if matches!(
+        error.kind,
+        SparkErrorKind::UnsupportedOperation | SparkErrorKind::NotImplementedError
+    ) {
+        return true;
+    }
+    let lower = message.to_ascii_lowercase();
+    error.error_class.starts_with("UNSUPPORTED")
+        || lower.contains("not implemented")
+        || lower.contains("not yet supported")
+        || lower.contains("unsupported statement")
+        || lower.contains("unsupported feature")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: i32, message: &str) -> SparkError {
+        let mut e = SparkError::connect_msg(message);
+        e.grpc_code = Some(code);
+        e
+    }
+
+    #[test]
+    fn a_starting_cluster_is_retryable_and_typed() {
+        let e = classify(
+            status(
+                FAILED_PRECONDITION,
+                "[CLUSTER_NOT_READY] The cluster is in state PENDING. requestId=ab-12",
+            ),
+            "insert into users",
+        );
+        match &e {
+            Error::ClusterNotReady(c) => {
+                assert_eq!(c.state, "PENDING");
+                assert_eq!(c.request_id.as_deref(), Some("ab-12"));
+            }
+            other => panic!("expected ClusterNotReady, got {other:?}"),
+        }
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn other_failed_preconditions_are_engine_errors() {
+        let e = classify(status(FAILED_PRECONDITION, "session closed"), "query");
+        assert!(
+            matches!(
+                e,
+                Error::Engine {
+                    retryable: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_server_is_retryable() {
+        let e = classify(status(UNAVAILABLE, "connection refused"), "query");
+        assert!(e.is_retryable());
+        assert!(
+            e.to_string().contains("spark-connect failed during query"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unimplemented_is_unsupported() {
+        let e = classify(status(2, "not implemented: OPTIMIZE"), "OPTIMIZE users");
+        assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    }
+}
