@@ -26,7 +26,7 @@ use crate::maintain::Maintenance;
 use crate::metrics::Metrics;
 use crate::options::{ClientOptions, ConflictStrategy, InsertOptions, WritePath};
 use crate::query_builder::QueryBuilder;
-use crate::staging;
+use crate::staging::Finalizer;
 
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -453,20 +453,19 @@ impl Client {
                 .await
                 .map_err(|_| Error::Config("the client is closed".into()))?;
             let prefix = self.inner.backend.staging_location(&ingest_id);
-            let staged = staging::stage(self, &prefix, &batch).await?;
-            let source = WriteSource::Staged {
-                location: self
-                    .inner
-                    .backend
-                    .engine_location(&staged.prefix, self.inner.driver.flavor())?,
-                rows: staged.rows,
-            };
-            let result = self
-                .run(shape.plan(table, source, ingest_id), rows, bytes)
-                .await;
-            // Committed or not, the staged parts have served their purpose.
-            staging::remove(self, &prefix).await;
-            result?
+            let mut finalizer = Finalizer::stage(self, prefix, &batch, |staged| {
+                let source = WriteSource::Staged {
+                    location: self
+                        .inner
+                        .backend
+                        .engine_location(&staged.prefix, self.inner.driver.flavor())?,
+                    rows: staged.rows,
+                };
+                Ok(shape.plan(table, source, ingest_id))
+            })
+            .await?;
+            // Committed or not, the staged parts are removed.
+            finalizer.commit().await?
         } else {
             let source = WriteSource::Batches(vec![batch]);
             self.run(shape.plan(table, source, ingest_id), rows, bytes)

@@ -40,6 +40,8 @@ mod options;
 mod query;
 mod query_builder;
 pub mod raw;
+#[cfg(feature = "spark")]
+mod spark_session;
 mod staging;
 mod verify;
 
@@ -71,6 +73,10 @@ pub use lakeorm_datafusion as embedded;
 /// The Delta Lake dialect.
 #[cfg(feature = "delta")]
 pub use lakeorm_delta as delta;
+
+/// The Spark Connect driver.
+#[cfg(feature = "spark")]
+pub use lakeorm_spark as spark;
 
 /// The Apache Iceberg dialect.
 #[cfg(feature = "iceberg")]

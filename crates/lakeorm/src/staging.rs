@@ -1,12 +1,127 @@
 //! The client's side of staged writes: Parquet parts up, and always removed again.
 
+use std::fmt;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use lakeorm_backends::{CleanupReport, PartWriter, StagedParts};
-use lakeorm_core::{Location, Result};
+use lakeorm_core::{Error, ExecMetrics, ExecutionPlan, Location, Result};
 
 use crate::client::Client;
+
+/// The commit phase of a staged (fast-path) write: the Parquet parts are on the Backend under
+/// `_staging/<ingest_id>/`, and nothing is in the table yet.
+///
+/// [`commit`](Self::commit) runs the engine's one `INSERT … SELECT` or `MERGE` over the
+/// parts; if that fails the write is aborted. Either way the staging prefix is removed. A
+/// finalizer dropped before its commit began removes the parts in the background; one dropped
+/// mid-commit leaves them, since the engine may still be reading them. Whatever
+/// a crash leaves behind, the janitor ([`Client::cleanup_staging`]) removes once it is old.
+#[must_use = "a staged write lands only when committed"]
+pub(crate) struct Finalizer {
+    client: Client,
+    prefix: Location,
+    plan: ExecutionPlan,
+    rows: u64,
+    bytes: u64,
+    state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Staged,
+    /// The engine may be reading the parts.
+    Committing,
+    Committed,
+    Aborted,
+}
+
+impl fmt::Debug for Finalizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finalizer")
+            .field("prefix", &self.prefix.as_str())
+            .field("rows", &self.rows)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Finalizer {
+    /// Stages `batch` under `prefix` and returns the finalizer of `plan`, which reads it.
+    pub(crate) async fn stage(
+        client: &Client,
+        prefix: Location,
+        batch: &RecordBatch,
+        plan: impl FnOnce(&StagedParts) -> Result<ExecutionPlan>,
+    ) -> Result<Self> {
+        let staged = stage(client, &prefix, batch).await?;
+        let plan = match plan(&staged) {
+            Ok(plan) => plan,
+            Err(e) => {
+                remove(client, &prefix).await;
+                return Err(e);
+            }
+        };
+        Ok(Finalizer {
+            client: client.clone(),
+            prefix,
+            plan,
+            rows: batch.num_rows() as u64,
+            bytes: batch.get_array_memory_size() as u64,
+            state: State::Staged,
+        })
+    }
+
+    /// Runs the write over the staged parts, then removes them, committed or not.
+    pub(crate) async fn commit(&mut self) -> Result<ExecMetrics> {
+        match self.state {
+            State::Staged => {}
+            State::Committing | State::Committed => {
+                return Err(Error::AlreadyFinalized("committed"));
+            }
+            State::Aborted => return Err(Error::AlreadyFinalized("aborted")),
+        }
+        self.state = State::Committing;
+        let result = self
+            .client
+            .run(self.plan.clone(), self.rows, self.bytes)
+            .await;
+        remove(&self.client, &self.prefix).await;
+        self.state = if result.is_ok() {
+            State::Committed
+        } else {
+            State::Aborted
+        };
+        result
+    }
+}
+
+impl Drop for Finalizer {
+    fn drop(&mut self) {
+        match self.state {
+            State::Staged => {}
+            State::Committing => {
+                // Cancelled while the engine may still be reading the parts: deleting them now
+                // could let it commit a part of the rows. The janitor removes them once old.
+                tracing::warn!(prefix = %self.prefix, "a staged write was cancelled mid-commit; cleanup_staging will remove its parts");
+                return;
+            }
+            State::Committed | State::Aborted => return,
+        }
+        // Dropped before the commit began: nothing reads the parts, remove them in the
+        // background if a runtime is still there; otherwise the janitor will.
+        let client = self.client.clone();
+        let prefix = self.prefix.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move { remove(&client, &prefix).await });
+            }
+            Err(_) => {
+                tracing::warn!(%prefix, "a staged write was dropped; cleanup_staging will remove its parts")
+            }
+        }
+    }
+}
 
 /// Uploads `batch` as Parquet parts under `prefix`. On failure nothing is left behind.
 pub(crate) async fn stage(
