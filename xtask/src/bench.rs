@@ -53,7 +53,7 @@ const COMPARISONS: &[Comparison] = &[
     },
 ];
 
-fn target_dir(root: &Path) -> Result<PathBuf> {
+pub(crate) fn target_dir(root: &Path) -> Result<PathBuf> {
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
         return Ok(PathBuf::from(dir));
     }
@@ -86,7 +86,104 @@ fn mean_ns(target: &Path, group: &str, function: &str) -> Result<f64> {
         .with_context(|| format!("no mean in {}", path.display()))
 }
 
+/// Rows written per round by the Spark benchmark, and timed rounds per path.
+const SPARK_ROWS: &str = "1000000";
+const SPARK_ROUNDS: &str = "3";
+
+/// `cargo xtask bench spark`: both lakeorm write paths on Sail against pyspark's
+/// `createDataFrame(...).write` of the same rows, from one run.
+fn spark(root: &Path) -> Result<()> {
+    let target = target_dir(root)?;
+    let venv = crate::spark::Venv::ensure(&target)?;
+    venv.ensure_connect_client()?;
+    let work = target
+        .join("e2e")
+        .join(format!("bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let sail = crate::spark::SparkServer::sail(&venv, &work, &[])?;
+    let url = sail.url();
+    let rust = crate::cargo_output(
+        root,
+        &[
+            "bench",
+            "--locked",
+            "-p",
+            "lakeorm",
+            "--bench",
+            "spark_ingest",
+        ],
+        &[
+            ("LAKEORM_BENCH_SPARK_URL", url.as_str()),
+            ("LAKEORM_BENCH_ROWS", SPARK_ROWS),
+            ("LAKEORM_BENCH_ROUNDS", SPARK_ROUNDS),
+        ],
+    )?;
+    let peer = venv.python_output(&[
+        root.join("xtask/py/pyspark_peer.py").display().to_string(),
+        url.clone(),
+        SPARK_ROWS.into(),
+        SPARK_ROUNDS.into(),
+    ])?;
+    drop(sail);
+    let _ = std::fs::remove_dir_all(&work);
+    let secs = |text: &str, prefix: &str| -> Result<f64> {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit("secs=").next())
+            .and_then(|s| s.trim().parse().ok())
+            .with_context(|| format!("no `{prefix}` line in:\n{text}"))
+    };
+    let rows: f64 = SPARK_ROWS.parse()?;
+    let pyspark = secs(&peer, "pyspark-bench")?;
+    println!(
+        "\nWrites of {SPARK_ROWS} rows × 6 columns to a Delta table on Sail (best of {SPARK_ROUNDS}):"
+    );
+    println!(
+        "  pyspark createDataFrame(pandas).write: {:>6.2} s = {:>10.0} rows/s",
+        pyspark,
+        rows / pyspark
+    );
+    for (label, prefix) in [
+        ("lakeorm direct", "lakeorm-bench direct"),
+        ("lakeorm fast path", "lakeorm-bench fast-path"),
+    ] {
+        let ours = secs(&rust, prefix)?;
+        println!(
+            "  {label:<38} {:>6.2} s = {:>10.0} rows/s  →  {:.2}× pyspark's throughput",
+            ours,
+            rows / ours,
+            pyspark / ours
+        );
+    }
+    let stream = rust
+        .lines()
+        .find(|l| l.starts_with("lakeorm-bench stream"))
+        .context("no stream line in the benchmark's output")?;
+    let field = |name: &str| -> Result<f64> {
+        stream
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no {name} in `{stream}`"))
+    };
+    let (data, before, peak) = (
+        field("data_mb")?,
+        field("rss_before_mb")?,
+        field("rss_peak_mb")?,
+    );
+    println!(
+        "\nTyped stream over 5,000,000 rows: {data:.0} MB decoded; resident set {before:.0} MB before, \
+         {peak:.0} MB at peak: grew by {:.0} MB = {:.3}× the data streamed",
+        peak - before,
+        (peak - before).max(0.0) / data
+    );
+    Ok(())
+}
+
 pub(crate) fn run(root: &Path, filter: Option<&str>, criterion: &[String]) -> Result<()> {
+    if filter == Some("spark") {
+        return spark(root);
+    }
     // A filter names a benchmark (`projection`, `client`) or a group (`encode`, `client-insert`).
     let selected: Vec<&Comparison> = COMPARISONS
         .iter()

@@ -7,6 +7,10 @@
 //! - `with-s3 -- <command>...`: runs one command with those two servers up and the tests'
 //!   `LAKEORM_TEST_S3_*` variables set, then stops them and exits with the command's status; for
 //!   focused runs such as `cargo xtask with-s3 -- cargo nextest run -p lakeorm-backends`.
+//! - `e2e [-- <nextest args>]`: the end-to-end suite (`crates/lakeorm/tests/e2e`) against real
+//!   servers: Sail and Apache Spark's Spark Connect server (installed from PyPI into a
+//!   virtualenv under the target dir, see `spark.rs`) and the S3 servers, all on loopback and all
+//!   stopped afterwards, pass or fail. `ci` runs the same suite as part of its test step.
 //! - `bench`: the benchmarks, with their results printed as ratios against the peers measured in
 //!   the same run.
 
@@ -18,6 +22,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod servers;
+mod spark;
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "lakeorm project automation")]
@@ -36,11 +41,18 @@ enum Task {
     },
     /// Run the benchmarks and print ratios against their peers.
     Bench {
-        /// Only this benchmark (`projection`, `client`) or the groups whose name contains this.
+        /// Only this benchmark (`projection`, `client`, `spark`) or the groups whose name
+        /// contains this. `spark` starts Sail and compares both write paths with pyspark.
         filter: Option<String>,
         /// Arguments for criterion, after `--` (e.g. `-- --measurement-time 15`).
         #[arg(last = true)]
         criterion: Vec<String>,
+    },
+    /// Run the end-to-end suite against Sail, Apache Spark and the S3 servers.
+    E2e {
+        /// Extra arguments for `cargo nextest run`, after `--` (e.g. a test filter).
+        #[arg(last = true)]
+        args: Vec<String>,
     },
     /// Run a command with the tests' S3 servers up and `LAKEORM_TEST_S3_*` set.
     #[command(name = "with-s3")]
@@ -61,6 +73,7 @@ fn main() -> Result<ExitCode> {
             bench::run(&root, filter.as_deref(), &criterion).map(|()| ExitCode::SUCCESS)
         }
         Task::WithS3 { command } => with_s3(&command),
+        Task::E2e { args } => e2e(&root, &args).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -72,7 +85,9 @@ fn with_s3(command: &[String]) -> Result<ExitCode> {
         .context("no command given after `--`")?;
     let s3 = servers::TestS3::start()?;
     eprintln!("\n==> {}", command.join(" "));
-    let status = Command::new(program)
+    let mut child = Command::new(program);
+    scrub_cargo_env(&mut child);
+    let status = child
         .args(args)
         .envs(s3.env())
         .status()
@@ -110,7 +125,9 @@ fn workspace_root() -> Result<PathBuf> {
 pub(crate) fn cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("\n==> cargo {}", args.join(" "));
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    scrub_cargo_env(&mut command);
+    let status = command
         .args(args)
         .envs(env.iter().copied())
         .current_dir(root)
@@ -120,6 +137,49 @@ pub(crate) fn cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+/// Removes the variables `cargo run` sets for xtask itself from a child cargo's environment.
+///
+/// Build scripts such as `ring`'s declare `rerun-if-env-changed=CARGO_PKG_NAME`; inheriting
+/// `CARGO_PKG_NAME=xtask` would make every `cargo xtask` rebuild them (and everything above
+/// them: object_store, DataFusion, delta-rs), and a plain `cargo` run afterwards rebuild them
+/// again.
+pub(crate) fn scrub_cargo_env(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                key,
+                "CARGO_PRIMARY_PACKAGE" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME"
+            )
+        {
+            command.env_remove(key);
+        }
+    }
+}
+
+/// Runs `cargo <args>` in the workspace root and returns its standard output (its standard
+/// error passes through), failing on a non-zero exit.
+pub(crate) fn cargo_output(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("\n==> cargo {}", args.join(" "));
+    let mut command = Command::new(cargo);
+    scrub_cargo_env(&mut command);
+    let output = command
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    print!("{stdout}");
+    if !output.status.success() {
+        bail!("`cargo {}` failed ({})", args.join(" "), output.status);
+    }
+    Ok(stdout)
 }
 
 fn has_nextest() -> bool {
@@ -138,6 +198,8 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--features",
+                "lakeorm-examples/spark",
                 "--locked",
                 "--",
                 "-D",
@@ -146,10 +208,10 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
             &[],
         )?;
     }
-    // The S3 servers live for the test step only; dropping `s3` stops them, pass or fail.
-    let s3 = servers::TestS3::start()?;
-    let s3_env = s3.env();
-    let s3_env: Vec<(&str, &str)> = s3_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The servers live for the test step only; dropping them stops them, pass or fail.
+    let servers = TestServers::start(root)?;
+    let env = servers.env();
+    let s3_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let tests = if has_nextest() {
         cargo(
             root,
@@ -157,6 +219,8 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
                 "nextest",
                 "run",
                 "--workspace",
+                "--features",
+                "lakeorm-examples/spark",
                 "--locked",
                 "--no-fail-fast",
             ],
@@ -168,6 +232,8 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
             &[
                 "test",
                 "--workspace",
+                "--features",
+                "lakeorm-examples/spark",
                 "--locked",
                 "--no-fail-fast",
                 "--lib",
@@ -177,7 +243,7 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
             &s3_env,
         )
     };
-    drop(s3);
+    drop(servers);
     tests?;
     cargo(root, &["test", "--workspace", "--locked", "--doc"], &[])?;
     if !tests_only {
@@ -190,6 +256,103 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
     }
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
+}
+
+/// Every server the tests talk to: the S3 servers, Sail and Apache Spark.
+struct TestServers {
+    s3: servers::TestS3,
+    sail: spark::SparkServer,
+    spark: spark::SparkServer,
+    venv: spark::Venv,
+    work: PathBuf,
+}
+
+impl TestServers {
+    fn start(root: &Path) -> Result<Self> {
+        let target = bench::target_dir(root)?;
+        let venv = spark::Venv::ensure(&target)?;
+        let work = target
+            .join("e2e")
+            .join(format!("run-{}", std::process::id()));
+        std::fs::create_dir_all(&work)?;
+        let s3 = servers::TestS3::start()?;
+        let sail = spark::SparkServer::sail(&venv, &work, &sail_env(&s3))?;
+        let spark = spark::SparkServer::spark(&venv, &work)?;
+        Ok(TestServers {
+            s3,
+            sail,
+            spark,
+            venv,
+            work,
+        })
+    }
+
+    /// What the tests read to find the servers; `LAKEORM_TEST_E2E_REQUIRED` makes a missing
+    /// server a failure rather than a skip.
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .s3
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        env.extend([
+            ("LAKEORM_TEST_SAIL_URL".to_owned(), self.sail.url()),
+            ("LAKEORM_TEST_SPARK_URL".to_owned(), self.spark.url()),
+            (
+                "LAKEORM_TEST_SAIL_BIN".to_owned(),
+                self.venv.sail_bin().display().to_string(),
+            ),
+            ("LAKEORM_TEST_E2E_REQUIRED".to_owned(), "1".to_owned()),
+        ]);
+        eprintln!(
+            "==> Sail (pid {}) and Spark (pid {}) up",
+            self.sail.pid(),
+            self.spark.pid()
+        );
+        env
+    }
+}
+
+impl Drop for TestServers {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
+/// The environment that points Sail's object store at the primary S3 test server (Sail
+/// needs all five variables).
+fn sail_env(s3: &servers::TestS3) -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".into(), s3.primary_endpoint()),
+        ("AWS_ACCESS_KEY_ID".into(), "lakeorm".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "lakeorm".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ALLOW_HTTP".into(), "true".into()),
+    ]
+}
+
+/// `cargo xtask e2e`: the end-to-end suite with every server up.
+fn e2e(root: &Path, args: &[String]) -> Result<()> {
+    let servers = TestServers::start(root)?;
+    let env = servers.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut command: Vec<&str> = if has_nextest() {
+        vec![
+            "nextest", "run", "--locked", "-p", "lakeorm", "--test", "e2e",
+        ]
+    } else {
+        vec!["test", "--locked", "-p", "lakeorm", "--test", "e2e"]
+    };
+    if !args.is_empty() {
+        if !has_nextest() {
+            command.push("--");
+        }
+        command.extend(args.iter().map(String::as_str));
+    }
+    let result = cargo(root, &command, &env);
+    drop(servers);
+    result
 }
 
 /// Fails if the lockfile holds two versions of a crate that must be shared across the

@@ -286,6 +286,11 @@ impl TestS3 {
         Ok(Self { primary, alternate })
     }
 
+    /// The primary server's endpoint.
+    pub(crate) fn primary_endpoint(&self) -> String {
+        self.primary.endpoint()
+    }
+
     /// The environment variables telling the tests where the servers are and that they must
     /// use them (fail rather than skip).
     pub(crate) fn env(&self) -> Vec<(&'static str, String)> {

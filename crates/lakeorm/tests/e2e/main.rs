@@ -1,0 +1,13 @@
+//! The end-to-end suite: the same scenarios on every engine that can run them — the embedded
+//! engine, Sail (Delta and Iceberg) and Apache Spark (plain Parquet tables) — plus tables
+//! written by one engine and read by another.
+//!
+//! The servers are started by `cargo xtask e2e` (and `cargo xtask ci`), which sets
+//! `LAKEORM_TEST_SAIL_URL`, `LAKEORM_TEST_SPARK_URL` and `LAKEORM_TEST_SAIL_BIN`. Without them
+//! the server scenarios are skipped with a note, unless `LAKEORM_TEST_E2E_REQUIRED` is set, in
+//! which case a missing server fails the test.
+
+mod engines;
+mod interop;
+mod scenarios;
+mod volume;

@@ -1,0 +1,231 @@
+//! Volume and failure on Sail: a million rows through each write path, upserts with overlap
+//! in both formats, and a server killed in the middle of a write.
+
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lakeorm::{Client, ClientOptions, ConflictStrategy, InsertOptions, Query, Row};
+
+use crate::engines::{self, Format, Order, TestLake, orders};
+
+#[derive(Row, Debug, PartialEq)]
+struct Totals {
+    n: i64,
+    ids: i64,
+    quantity: i64,
+}
+
+async fn totals(client: &Client) -> Totals {
+    Query::<Totals>::sql(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids, \
+         CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS quantity FROM orders",
+    )
+    .fetch_one(client)
+    .await
+    .unwrap()
+}
+
+fn expected(rows: &[Order]) -> Totals {
+    let ids: std::collections::HashSet<i64> = rows.iter().map(|o| o.id).collect();
+    Totals {
+        n: rows.len() as i64,
+        ids: ids.len() as i64,
+        quantity: rows.iter().map(|o| o.quantity).sum(),
+    }
+}
+
+#[tokio::test]
+async fn a_million_rows_land_exactly_once_on_each_path() {
+    let Some(url) = engines::sail_url() else {
+        return;
+    };
+    let lake = TestLake::new();
+    let client = engines::sail(&url, &lake, Format::Delta, ClientOptions::default());
+    client.migrate::<Order>().await.unwrap();
+
+    let direct = orders(0..1_000_000, 0);
+    let report = client
+        .insert_with(&direct, InsertOptions::new().via_direct())
+        .await
+        .unwrap();
+    assert_eq!(report.rows, 1_000_000);
+    assert_eq!(totals(&client).await, expected(&direct));
+    drop(direct);
+
+    let staged = orders(1_000_000..2_000_000, 0);
+    let report = client
+        .insert_with(&staged, InsertOptions::new().via_object_storage())
+        .await
+        .unwrap();
+    assert_eq!(report.rows, 1_000_000);
+    let all = orders(0..2_000_000, 0);
+    assert_eq!(totals(&client).await, expected(&all));
+    assert!(client.backend().list_staging().await.unwrap().is_empty());
+}
+
+/// 100,000 rows, then an upsert of 100,000 of which half exist: the exact expected table.
+async fn upsert_half_overlap(format: Format) {
+    let Some(url) = engines::sail_url() else {
+        return;
+    };
+    let lake = TestLake::new();
+    let client = engines::sail(&url, &lake, format, ClientOptions::default());
+    client.migrate::<Order>().await.unwrap();
+    client.insert(&orders(0..100_000, 0)).await.unwrap();
+    // Half of the direct path, half staged: both MERGE shapes.
+    client.upsert(&orders(50_000..100_000, 1)).await.unwrap();
+    client
+        .insert_with(
+            &orders(100_000..150_000, 1),
+            InsertOptions::new()
+                .on_conflict(ConflictStrategy::Update)
+                .via_object_storage(),
+        )
+        .await
+        .unwrap();
+    let mut want = orders(0..50_000, 0);
+    want.extend(orders(50_000..150_000, 1));
+    assert_eq!(totals(&client).await, expected(&want));
+    let mut sample: Vec<Order> = Query::sql("SELECT * FROM orders WHERE id IN (?, ?, ?)")
+        .bind(49_999_i64)
+        .bind(50_000_i64)
+        .bind(149_999_i64)
+        .fetch_all(&client)
+        .await
+        .unwrap();
+    sample.sort_by_key(|o| o.id);
+    assert_eq!(
+        sample,
+        vec![
+            engines::order(49_999, 0),
+            engines::order(50_000, 1),
+            engines::order(149_999, 1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn upsert_with_half_overlap_is_exact_on_delta() {
+    upsert_half_overlap(Format::Delta).await;
+}
+
+#[tokio::test]
+async fn upsert_with_half_overlap_is_exact_on_iceberg() {
+    upsert_half_overlap(Format::Iceberg).await;
+}
+
+/// A private Sail, killed on drop.
+struct PrivateSail {
+    child: Child,
+    url: String,
+}
+
+impl PrivateSail {
+    fn start() -> Option<Self> {
+        let bin = match std::env::var("LAKEORM_TEST_SAIL_BIN") {
+            Ok(bin) => bin,
+            Err(_) => {
+                engines::sail_url()?;
+                panic!("LAKEORM_TEST_SAIL_BIN is not set");
+            }
+        };
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args([
+                "spark",
+                "server",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            assert!(Instant::now() < deadline, "the private Sail did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(PrivateSail {
+            child,
+            url: format!("sc://127.0.0.1:{port}/"),
+        })
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateSail {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn delta_commits(lake: &TestLake) -> usize {
+    std::fs::read_dir(lake.dir.path().join("tables/orders/_delta_log"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".json")
+        })
+        .count()
+}
+
+/// The server dies while a staged insert runs: the call fails, the table is as it was, and
+/// the Finalizer removed the staging prefix.
+#[tokio::test]
+async fn a_killed_server_mid_insert_leaves_nothing_behind() {
+    let Some(mut sail) = PrivateSail::start() else {
+        return;
+    };
+    let lake = TestLake::new();
+    let client = engines::sail(&sail.url, &lake, Format::Delta, ClientOptions::default());
+    client.migrate::<Order>().await.unwrap();
+    let commits = delta_commits(&lake);
+
+    let writer = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .insert_with(
+                    &orders(0..1_000_000, 0),
+                    InsertOptions::new().via_object_storage(),
+                )
+                .await
+        })
+    };
+    // Kill the server once the parts are staged, while the engine runs the INSERT.
+    let staging = lake.dir.path().join("_staging");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none() {
+        assert!(Instant::now() < deadline, "the write never staged anything");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sail.kill();
+
+    let error = writer.await.unwrap().unwrap_err();
+    eprintln!("the write failed as expected: {error}");
+    assert!(client.backend().list_staging().await.unwrap().is_empty());
+    assert_eq!(delta_commits(&lake), commits, "a commit landed");
+    let embedded = engines::embedded(&lake).await;
+    let rows: Vec<Order> = Query::sql("SELECT * FROM orders")
+        .fetch_all(&embedded)
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+}
