@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
@@ -13,9 +14,10 @@ use lakeorm::delta::DeltaDialect;
 use lakeorm::embedded::EmbeddedDriver;
 use lakeorm::iceberg::IcebergDialect;
 use lakeorm::migrate::{Generator, MigrationState, Registry};
+use lakeorm::spark::{SparkDriver, SparkServer};
 use lakeorm::{Backend, Client, ClientOptions, Dialect, Error, Statement};
 
-use crate::{DialectKind, Engine, Format};
+use crate::{DialectKind, Engine, Format, SparkServerKind};
 
 /// The chosen engine cannot run here (exit code 5).
 #[derive(Debug)]
@@ -41,6 +43,7 @@ pub(crate) struct Target {
     pub(crate) lake: String,
     pub(crate) engine: Engine,
     pub(crate) spark_url: Option<String>,
+    pub(crate) spark_server: SparkServerKind,
     pub(crate) dialect: DialectKind,
 }
 
@@ -58,14 +61,7 @@ impl Target {
 
     async fn client(&self) -> Result<Client> {
         if self.engine == Engine::Spark {
-            return Err(EngineUnavailable {
-                engine: "spark",
-                detail: format!(
-                    "the Spark Connect driver is not implemented yet (asked for {}); use --engine local",
-                    self.spark_url.as_deref().unwrap_or("no --spark-url")
-                ),
-            }
-            .into());
+            return self.spark_client().await;
         }
         if self.dialect != DialectKind::Delta {
             bail!("the local engine writes Delta tables; use --dialect delta with --engine local");
@@ -78,6 +74,49 @@ impl Target {
             backend,
             ClientOptions::default(),
         ))
+    }
+}
+
+impl Target {
+    async fn spark_client(&self) -> Result<Client> {
+        let Some(url) = &self.spark_url else {
+            return Err(EngineUnavailable {
+                engine: "spark",
+                detail: "no Spark Connect server given: pass --spark-url sc://host:port/ \
+                         (or set LAKEORM_SPARK_URL)"
+                    .into(),
+            }
+            .into());
+        };
+        let server = match self.spark_server {
+            SparkServerKind::Spark => SparkServer::Spark,
+            SparkServerKind::SparkParquet => SparkServer::SparkParquet,
+            SparkServerKind::Sail => SparkServer::Sail,
+            SparkServerKind::Databricks => SparkServer::Databricks,
+        };
+        let driver = SparkDriver::builder(url)?
+            .server(server)
+            .retries(1, Duration::from_millis(200), Duration::from_secs(1))
+            .build();
+        let backend: Arc<dyn Backend> = Arc::new(self.backend()?);
+        let client = Client::with_options(
+            Arc::new(driver),
+            self.dialect(),
+            backend,
+            ClientOptions::default(),
+        );
+        // An unreachable server is "engine unavailable" (exit 5), not a failed command.
+        if let Err(error) = client.ping().await {
+            if error.is_retryable() {
+                return Err(EngineUnavailable {
+                    engine: "spark",
+                    detail: format!("{url} does not answer: {error}"),
+                }
+                .into());
+            }
+            return Err(error.into());
+        }
+        Ok(client)
     }
 }
 

@@ -40,6 +40,9 @@ struct Cli {
     /// The Spark Connect server for `--engine spark` (`sc://host:port/;token=…`).
     #[arg(long, global = true, env = "LAKEORM_SPARK_URL")]
     spark_url: Option<String>,
+    /// What kind of Spark Connect server `--spark-url` is (sets its capabilities).
+    #[arg(long, global = true, env = "LAKEORM_SPARK_SERVER", value_enum, default_value_t = SparkServerKind::Spark)]
+    spark_server: SparkServerKind,
     /// The table format migrations are written for.
     #[arg(long, global = true, env = "LAKEORM_DIALECT", value_enum, default_value_t = DialectKind::Delta)]
     dialect: DialectKind,
@@ -54,6 +57,19 @@ pub(crate) enum Engine {
     Local,
     /// A Spark Connect server.
     Spark,
+}
+
+/// Which kind of Spark Connect server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SparkServerKind {
+    /// Apache Spark 4 with Delta Lake or Iceberg.
+    Spark,
+    /// Apache Spark 4 without table-format jars (Parquet tables).
+    SparkParquet,
+    /// Sail.
+    Sail,
+    /// Databricks Connect.
+    Databricks,
 }
 
 /// Which table format.
@@ -199,6 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         lake: cli.lake,
         engine: cli.engine,
         spark_url: cli.spark_url,
+        spark_server: cli.spark_server,
         dialect: cli.dialect,
     };
     match cli.command {

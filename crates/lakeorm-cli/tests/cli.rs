@@ -298,15 +298,63 @@ fn migrate_generate_up_status_verify_and_sql() {
 }
 
 #[test]
-fn the_spark_engine_is_reported_unavailable() {
+fn an_unreachable_spark_engine_is_reported_unavailable() {
     let dir = tempfile::tempdir().unwrap();
     let out = lakeorm(dir.path(), &["--engine", "spark", "migrate", "status"]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("--engine local"),
+        text(&out.stderr).contains("--spark-url"),
         "{}",
         text(&out.stderr)
     );
+
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("sc://127.0.0.1:{port}/");
+    let out = lakeorm(
+        dir.path(),
+        &["--engine", "spark", "--spark-url", &url, "sql", "SELECT 1"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("does not answer"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// The SQL shell on Sail, when `cargo xtask ci` / `e2e` runs one.
+#[test]
+fn sql_runs_on_a_spark_connect_server() {
+    let Ok(url) = std::env::var("LAKEORM_TEST_SAIL_URL") else {
+        assert!(
+            std::env::var_os("LAKEORM_TEST_E2E_REQUIRED").is_none(),
+            "LAKEORM_TEST_E2E_REQUIRED is set but LAKEORM_TEST_SAIL_URL is not"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = lakeorm(
+        dir.path(),
+        &[
+            "--engine",
+            "spark",
+            "--spark-server",
+            "sail",
+            "--spark-url",
+            &url,
+            "sql",
+            "SELECT 40 + 2 AS answer",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("42"), "{}", text(&out.stdout));
 }
 
 #[test]
