@@ -51,7 +51,15 @@ impl Venv {
                  python3-venv`, as .ci/run does)",
             )?;
         }
-        run(Command::new(dir.join("bin").join("python"))
+        let venv = Venv { dir };
+        venv.pip_install(PACKAGES)
+            .context("cannot install the e2e servers from PyPI")?;
+        std::fs::write(&marker, pins)?;
+        Ok(venv)
+    }
+
+    fn pip_install(&self, packages: &[&str]) -> Result<()> {
+        run(Command::new(self.bin("python"))
             .args([
                 "-m",
                 "pip",
@@ -59,10 +67,7 @@ impl Venv {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .args(PACKAGES))
-        .context("cannot install the e2e servers from PyPI")?;
-        std::fs::write(&marker, pins)?;
-        Ok(Venv { dir })
+            .args(packages))
     }
 
     /// Adds pyspark's Spark Connect client dependencies (pandas, pyarrow, grpcio), which only
@@ -72,16 +77,8 @@ impl Venv {
         if marker.exists() {
             return Ok(());
         }
-        run(Command::new(self.bin("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg(CONNECT_CLIENT))
-        .context("cannot install pyspark's Spark Connect client from PyPI")?;
+        self.pip_install(&[CONNECT_CLIENT])
+            .context("cannot install pyspark's Spark Connect client from PyPI")?;
         std::fs::write(marker, CONNECT_CLIENT)?;
         Ok(())
     }

@@ -90,10 +90,19 @@ impl TestLake {
     /// A lake under a fresh prefix of the S3 test server's bucket (the server Sail was started
     /// against), if one runs.
     pub(crate) fn s3() -> Option<Self> {
-        let Ok(endpoint) = std::env::var("LAKEORM_TEST_S3_ENDPOINT") else {
+        Self::s3_at("LAKEORM_TEST_S3_ENDPOINT")
+    }
+
+    /// A lake on the second S3 test server, which Sail was not started against.
+    pub(crate) fn other_s3() -> Option<Self> {
+        Self::s3_at("LAKEORM_TEST_S3_ALT_ENDPOINT")
+    }
+
+    fn s3_at(var: &str) -> Option<Self> {
+        let Ok(endpoint) = std::env::var(var) else {
             assert!(
                 std::env::var_os("LAKEORM_TEST_E2E_REQUIRED").is_none(),
-                "LAKEORM_TEST_E2E_REQUIRED is set but LAKEORM_TEST_S3_ENDPOINT is not"
+                "LAKEORM_TEST_E2E_REQUIRED is set but {var} is not"
             );
             return None;
         };

@@ -125,7 +125,25 @@ async fn sail_delta_on_s3() {
     };
     let Some(lake) = TestLake::s3() else { return };
     let client = engines::sail(&url, &lake, Format::Delta, ClientOptions::default());
+    let probe = lakeorm::verify(&client).await.unwrap();
+    assert_eq!(probe.rows, 3, "{probe:?}");
     append_read_bind(&client, true).await;
+}
+
+/// `verify` tells a client and an engine that see different stores apart.
+#[tokio::test]
+async fn verify_detects_an_engine_on_other_storage() {
+    let Some(url) = engines::sail_url() else {
+        return;
+    };
+    let Some(lake) = TestLake::other_s3() else {
+        return;
+    };
+    let client = engines::sail(&url, &lake, Format::Delta, ClientOptions::default());
+    let error = lakeorm::verify(&client).await.unwrap_err();
+    assert!(matches!(error, Error::UriMismatch(_)), "{error:?}");
+    // The probe is removed either way.
+    assert!(client.backend().list_staging().await.unwrap().is_empty());
 }
 
 #[tokio::test]
