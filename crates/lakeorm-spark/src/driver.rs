@@ -184,7 +184,7 @@ impl SparkDriverBuilder {
 ///
 /// Plans run as the Dialect's Spark SQL; `?` parameters travel as typed positional
 /// arguments; results stream back one Arrow batch per response. In-memory rows are sent in
-/// the plan (see the [`ingest`](crate::ingest) module for the request-size limit); large writes
+/// the plan, chunked under [`DEFAULT_MAX_REQUEST_BYTES`] per request; large writes
 /// go through staged Parquet, which the Client chooses by size.
 ///
 /// Cheap to clone; clones share the session pool.
