@@ -19,6 +19,10 @@ impl Client {
     /// Reads a Spark DataFrame built on `session` through lakeorm's typed exits
     /// ([`collect_as`](DataFrame::collect_as), [`stream_as`](DataFrame::stream_as),
     /// [`first_as`](DataFrame::first_as)), streamed batch by batch.
+    ///
+    /// The DataFrame lives in the lent session (as a temporary view), so
+    /// [`DataFrame::count`] cannot re-run it from another one: count on the Spark side
+    /// (`df.count()` in [`SessionLease::with_spark`]) before reading.
     pub async fn read_spark(&self, session: SessionLease, df: SparkDataFrame) -> Result<DataFrame> {
         let result = session.read(df).await?;
         Ok(DataFrame::new(
