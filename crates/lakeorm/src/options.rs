@@ -177,6 +177,12 @@ impl InsertOptions {
         self
     }
 
+    /// [`via_direct`](Self::via_direct) by its Spark Connect name: the rows travel as Arrow
+    /// inside the gRPC request.
+    pub fn via_grpc(self) -> Self {
+        self.via_direct()
+    }
+
     /// Forces staged Parquet on the Backend.
     pub fn via_object_storage(mut self) -> Self {
         self.write_path = WritePath::ObjectStorage;

@@ -46,7 +46,7 @@ async fn a_million_rows_land_exactly_once_on_each_path() {
 
     let direct = orders(0..1_000_000, 0);
     let report = client
-        .insert_with(&direct, InsertOptions::new().via_direct())
+        .insert_with(&direct, InsertOptions::new().via_grpc())
         .await
         .unwrap();
     assert_eq!(report.rows, 1_000_000);
