@@ -15,7 +15,7 @@ use crate::migration::{ColumnState, PartitionField, Safety, SchemaChange, TableS
 use crate::plan::{
     ExecutionPlan, MergeAction, Predicate, Statement, TableFormat, TableRef, TableSpec, WriteSource,
 };
-use crate::schema::{INGEST_ID_COLUMN, LakeType, Partition};
+use crate::schema::{INGEST_ID_COLUMN, LakeSchema, LakeType, Partition};
 
 /// What a dialect contributes to Spark SQL rendering.
 pub trait SparkSqlDialect: Dialect {
@@ -27,6 +27,53 @@ pub trait SparkSqlDialect: Dialect {
 
     /// Whether CREATE TABLE carries the backend's `LOCATION`.
     fn with_location(&self) -> bool;
+}
+
+/// The partition expression of formats that partition by plain column values only (Delta,
+/// Parquet tables): the quoted column for identity, a typed refusal naming `by` otherwise.
+pub fn identity_partition_sql<D: Dialect + ?Sized>(
+    dialect: &D,
+    by: &str,
+    column: &str,
+    partition: Partition,
+) -> Result<String> {
+    match partition {
+        Partition::Identity => Ok(dialect.quote_ident(column)),
+        other => Err(Error::unsupported(
+            format!("partition = \"{other}\""),
+            by,
+            "use partition = \"identity\"",
+        )),
+    }
+}
+
+/// Checks that every partition of `schema` is a plain (identity) column of a primitive type,
+/// for formats that partition by column values only; `alternative` says what to do instead.
+pub fn check_identity_partitions(schema: &LakeSchema, by: &str, alternative: &str) -> Result<()> {
+    for (field, partition) in schema.partitions() {
+        if partition != Partition::Identity {
+            return Err(Error::unsupported(
+                format!(
+                    "partition = \"{partition}\" on column `{}` of `{}`",
+                    field.column,
+                    schema.table()
+                ),
+                by,
+                alternative,
+            ));
+        }
+        if matches!(
+            field.ty.ty,
+            LakeType::List(_) | LakeType::Struct(_) | LakeType::Json | LakeType::Binary
+        ) {
+            return Err(Error::unsupported(
+                format!("partitioning by `{}`", field.column),
+                by,
+                "partition columns must be primitive values",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Escapes `text` as a single-quoted SQL string literal.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use lakeorm_core::sql::{self, SparkSqlDialect};
 use lakeorm_core::{
-    Dialect, Error, ExecutionPlan, LakeSchema, LakeType, Partition, Result, Safety, SchemaChange,
+    Dialect, ExecutionPlan, LakeSchema, LakeType, Partition, Result, Safety, SchemaChange,
     Statement, TableFormat, TableRef,
 };
 
@@ -72,32 +72,13 @@ impl Dialect for DeltaDialect {
     }
 
     fn check_schema(&self, schema: &LakeSchema) -> Result<()> {
-        for (field, partition) in schema.partitions() {
-            if !self.supports_partition(partition) {
-                return Err(Error::unsupported(
-                    format!(
-                        "partition = \"{partition}\" on column `{}` of `{}`",
-                        field.column,
-                        schema.table()
-                    ),
-                    "the delta dialect",
-                    "Delta partitions by plain column values only; use partition = \"identity\" \
-                     (on a derived column such as a date for time partitions), or the Iceberg dialect \
-                     for bucket/truncate/time transforms",
-                ));
-            }
-            if matches!(
-                field.ty.ty,
-                LakeType::List(_) | LakeType::Struct(_) | LakeType::Json | LakeType::Binary
-            ) {
-                return Err(Error::unsupported(
-                    format!("partitioning by `{}`", field.column),
-                    "the delta dialect",
-                    "Delta partition columns must be primitive values",
-                ));
-            }
-        }
-        Ok(())
+        sql::check_identity_partitions(
+            schema,
+            "the delta dialect",
+            "Delta partitions by plain column values only; use partition = \"identity\" \
+             (on a derived column such as a date for time partitions), or the Iceberg dialect \
+             for bucket/truncate/time transforms",
+        )
     }
 
     fn table_properties(&self) -> BTreeMap<String, String> {
@@ -160,14 +141,7 @@ impl SparkSqlDialect for DeltaDialect {
     }
 
     fn partition_sql(&self, column: &str, partition: Partition) -> Result<String> {
-        match partition {
-            Partition::Identity => Ok(self.quote_ident(column)),
-            other => Err(Error::unsupported(
-                format!("partition = \"{other}\""),
-                "the delta dialect",
-                "use partition = \"identity\"",
-            )),
-        }
+        sql::identity_partition_sql(self, "the delta dialect", column, partition)
     }
 
     fn with_location(&self) -> bool {

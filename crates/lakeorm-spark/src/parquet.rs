@@ -54,18 +54,11 @@ impl Dialect for ParquetDialect {
     }
 
     fn check_schema(&self, schema: &LakeSchema) -> Result<()> {
-        for (field, partition) in schema.partitions() {
-            if partition != Partition::Identity
-                || matches!(field.ty.ty, LakeType::List(_) | LakeType::Struct(_))
-            {
-                return Err(Error::unsupported(
-                    format!("partition = \"{partition}\" on column `{}`", field.column),
-                    BY,
-                    "Parquet tables partition by plain column values only",
-                ));
-            }
-        }
-        Ok(())
+        sql::check_identity_partitions(
+            schema,
+            BY,
+            "Parquet tables partition by plain column values only",
+        )
     }
 
     fn table_ref(&self, table: &str) -> TableRef {
@@ -125,14 +118,7 @@ impl SparkSqlDialect for ParquetDialect {
     }
 
     fn partition_sql(&self, column: &str, partition: Partition) -> Result<String> {
-        match partition {
-            Partition::Identity => Ok(self.quote_ident(column)),
-            other => Err(Error::unsupported(
-                format!("partition = \"{other}\""),
-                BY,
-                "use partition = \"identity\"",
-            )),
-        }
+        sql::identity_partition_sql(self, BY, column, partition)
     }
 
     fn with_location(&self) -> bool {
