@@ -8,6 +8,7 @@
 //! Builders and readers are concrete per type, so the generated projection and decoder compile
 //! to the same loops one would write by hand against arrow's builders.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::NullBufferBuilder;
@@ -90,8 +91,43 @@ pub trait ColumnValue: Sized {
     /// Reads the value at `row`; NULL is an error unless `Self` is an `Option`.
     fn read(reader: &Self::Reader, row: usize) -> Result<Self, DecodeError>;
 
+    /// Appends the values of `rows` to `out`, stopping at the first error.
+    ///
+    /// The decoder's loop. Derived structs override it to read each field into a local and
+    /// write the row straight into `out`.
+    #[inline]
+    fn read_into(
+        reader: &Self::Reader,
+        rows: Range<usize>,
+        out: &mut Vec<Self>,
+    ) -> Result<(), DecodeError> {
+        out.reserve(rows.len());
+        for row in rows {
+            let value = Self::read(reader, row)?;
+            if out.len() < out.capacity() {
+                out.push(value);
+            } else {
+                push_cold(out, value);
+            }
+        }
+        Ok(())
+    }
+
     /// Converts a JSON value strictly (no coercion between strings and numbers).
     fn from_json(value: &Value) -> Result<Self, JsonError>;
+}
+
+/// `Vec::push` kept out of line, for the branch of a decoder loop that never runs.
+///
+/// Decoder loops reserve every row first and then push only while `len < capacity`, with this as
+/// the other branch. That proves to the compiler that the hot `push` never grows the vector, so
+/// it writes each row in place; a plain `push` keeps a call that may unwind between building the
+/// row and storing it, and the row is then assembled on the stack and copied (measured: 10–15 %
+/// of the decode time of a six-field row).
+#[cold]
+#[inline(never)]
+pub fn push_cold<T>(out: &mut Vec<T>, value: T) {
+    out.push(value);
 }
 
 /// Types that may be elements of a list column: every [`ColumnValue`] except `u8`, since
@@ -103,6 +139,7 @@ pub fn nulls_of(array: &dyn Array) -> Option<NullBuffer> {
     array.logical_nulls().filter(|n| n.null_count() > 0)
 }
 
+#[inline]
 fn is_null_at(nulls: &Option<NullBuffer>, row: usize) -> bool {
     nulls.as_ref().is_some_and(|n| n.is_null(row))
 }
@@ -1131,9 +1168,9 @@ impl<T: ListElement> ColumnValue for Vec<T> {
         // Offsets come from a valid Arrow array, so they are non-negative and in bounds.
         let start = usize::try_from(reader.offsets[row]).unwrap_or(0);
         let end = usize::try_from(reader.offsets[row + 1]).unwrap_or(start);
-        (start..end)
-            .map(|i| T::read(&reader.values, i).map_err(|e| e.in_list(row)))
-            .collect()
+        let mut values = Vec::new();
+        T::read_into(&reader.values, start..end, &mut values).map_err(|e| e.in_list(row))?;
+        Ok(values)
     }
     fn from_json(value: &Value) -> Result<Self, JsonError> {
         let items = value

@@ -146,10 +146,8 @@ impl std::error::Error for DecodeError {}
 pub fn decode_batch<T: Row>(batch: &RecordBatch) -> Result<Vec<T>> {
     let array: ArrayRef = Arc::new(StructArray::from(batch.clone()));
     let reader = T::reader(&array, T::schema().row_type())?;
-    let mut rows = Vec::with_capacity(batch.num_rows());
-    for row in 0..batch.num_rows() {
-        rows.push(T::read(&reader, row)?);
-    }
+    let mut rows = Vec::new();
+    T::read_into(&reader, 0..batch.num_rows(), &mut rows)?;
     Ok(rows)
 }
 

@@ -434,16 +434,26 @@ fn column_value_impl(cx: &Ctx<'_>, schema_fn: &TokenStream) -> TokenStream {
                 .map_err(|e| e.in_column(#column))?
         }
     });
-    let reads = c.fields.iter().map(|f| {
+    // Each field is read into a local and the struct built from the locals, so that
+    // `read_into` can write the row straight into the output vector.
+    let local = |i: usize| format_ident!("__v{}", i);
+    let read_locals = slots.iter().enumerate().map(|(i, (slot, f, codec))| {
+        let column = &f.column;
+        let v = local(i);
+        quote!(let #v = #codec::read(&__r.#slot, __row).map_err(|e| e.in_column(#column))?;)
+    });
+    let read_locals = quote!(#(#read_locals)*);
+    let from_locals = c.fields.iter().map(|f| {
         let field = &f.ident;
-        match slots.iter().find(|(_, g, _)| g.ident == f.ident) {
-            Some((slot, _, codec)) => {
-                let column = &f.column;
-                quote!(#field: #codec::read(&__r.#slot, __row).map_err(|e| e.in_column(#column))?)
+        match slots.iter().position(|(_, g, _)| g.ident == f.ident) {
+            Some(i) => {
+                let v = local(i);
+                quote!(#field: #v)
             }
             None => quote!(#field: #p::default()),
         }
     });
+    let row_from_locals = quote!(#ident { #(#from_locals,)* });
     let json_keys = slots.iter().map(|(_, f, _)| &f.column);
     let json_reads = c.fields.iter().map(|f| {
         let field = &f.ident;
@@ -547,9 +557,30 @@ fn column_value_impl(cx: &Ctx<'_>, schema_fn: &TokenStream) -> TokenStream {
                 if #p::ColumnReader::is_null(__r, __row) {
                     return ::core::result::Result::Err(#krate::DecodeError::null(__row));
                 }
-                ::core::result::Result::Ok(#ident {
-                    #(#reads,)*
-                })
+                #read_locals
+                ::core::result::Result::Ok(#row_from_locals)
+            }
+
+            #[inline]
+            fn read_into(
+                __r: &Self::Reader,
+                __rows: ::core::ops::Range<::core::primitive::usize>,
+                __out: &mut #p::Vec<Self>,
+            ) -> #p::Result<(), #krate::DecodeError> {
+                __out.reserve(::core::iter::ExactSizeIterator::len(&__rows));
+                for __row in __rows {
+                    if #p::ColumnReader::is_null(__r, __row) {
+                        return ::core::result::Result::Err(#krate::DecodeError::null(__row));
+                    }
+                    #read_locals
+                    // Always taken (reserved above); see `push_cold` for why it is spelled out.
+                    if __out.len() < __out.capacity() {
+                        __out.push(#row_from_locals);
+                    } else {
+                        #p::push_cold(__out, #row_from_locals);
+                    }
+                }
+                ::core::result::Result::Ok(())
             }
 
             fn from_json(

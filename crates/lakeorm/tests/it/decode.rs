@@ -148,3 +148,36 @@ fn nested_struct_errors_carry_the_path() {
     // `zip` and `geo` are missing; the first problem found is reported with its full path.
     assert!(e.column().starts_with("address."), "{e}");
 }
+
+#[test]
+fn list_value_errors_name_the_list_row() {
+    use arrow::array::{ListBuilder, StringBuilder};
+    #[derive(lakeorm::Row, Debug, PartialEq)]
+    struct Tagged {
+        tags: Vec<String>,
+    }
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    tags.values().append_value("a");
+    tags.values().append_value("b");
+    tags.append(true);
+    tags.append(true);
+    tags.values().append_value("c");
+    tags.values().append_null();
+    tags.append(true);
+    let b = batch(vec![("tags", Arc::new(tags.finish()))]);
+    let e = decode_error(Tagged::from_record_batch(&b));
+    assert_eq!(e.column(), "tags.[]");
+    assert_eq!(e.row(), Some(2));
+    assert!(matches!(e.kind(), DecodeErrorKind::Null), "{e}");
+
+    let ok = b.slice(0, 2);
+    assert_eq!(
+        Tagged::from_record_batch(&ok).unwrap(),
+        vec![
+            Tagged {
+                tags: vec!["a".into(), "b".into()]
+            },
+            Tagged { tags: vec![] }
+        ]
+    );
+}
