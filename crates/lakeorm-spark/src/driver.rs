@@ -19,6 +19,7 @@ use spark_connect_core::client::ReattachableResponseStream;
 use spark_connect_core::retries::RetryPolicy;
 use spark_connect_proto as proto;
 
+use crate::commits::CommitQueue;
 use crate::connection::ConnectionString;
 use crate::errors::{ENGINE, classify};
 use crate::ingest::{self, DEFAULT_MAX_REQUEST_BYTES};
@@ -40,7 +41,9 @@ pub enum SparkServer {
     /// Apache Spark 4 without table-format jars: plain Parquet tables, append and read only.
     SparkParquet,
     /// [Sail](https://github.com/lakehq/sail): Delta, Iceberg and Parquet on `object_store`
-    /// (`s3://`); no OPTIMIZE, VACUUM or table history.
+    /// (`s3://`); no OPTIMIZE, VACUUM or table history. Sail does not detect concurrent
+    /// Iceberg commits, so the driver runs one write at a time per Iceberg table (writers in
+    /// other processes are not covered).
     Sail,
     /// A Databricks cluster through Databricks Connect.
     Databricks,
@@ -169,6 +172,7 @@ impl SparkDriverBuilder {
         SparkDriver {
             inner: Arc::new(Inner {
                 pool: Arc::new(Pool::new(self.url, self.pool_size, retry)),
+                commits: CommitQueue::default(),
                 capabilities: self
                     .capabilities
                     .unwrap_or_else(|| self.server.capabilities()),
@@ -195,6 +199,7 @@ pub struct SparkDriver {
 
 struct Inner {
     pool: Arc<Pool>,
+    commits: CommitQueue,
     capabilities: DriverCapabilities,
     flavor: EngineFlavor,
     server: SparkServer,
@@ -361,27 +366,42 @@ impl SparkDriver {
         statements: &[Statement],
         ctx: ExecContext<'_>,
     ) -> Result<Option<Statement>> {
-        let Some(location) = &table.location else {
+        let Some(attach) = attach_statement(table, ctx) else {
             return Ok(None);
         };
         let error = match self.run_all(lease, statements).await {
             Ok(_) => return Ok(None),
             Err(error) => error,
         };
-        let text = error.to_string().to_ascii_lowercase();
-        if !text.contains("already exists") {
+        if !refused_existing_table(&error) {
             return Err(error);
         }
-        let attach = Statement::new(format!(
-            "CREATE TABLE IF NOT EXISTS {} USING {} LOCATION {}",
-            lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table),
-            table.format,
-            lakeorm_core::sql::string_literal(location.as_str())
-        ));
-        tracing::info!(table = %table.table, %location, "attaching an existing table");
+        tracing::info!(table = %table.table, "attaching an existing table");
         self.run_all(lease, std::slice::from_ref(&attach)).await?;
         Ok(Some(attach))
     }
+}
+
+/// `CREATE TABLE IF NOT EXISTS … USING … LOCATION …` without columns: attaches the table stored
+/// at the spec's location as it is, schema from its own log. `None` for tables without a
+/// location (the catalog places them).
+fn attach_statement(table: &lakeorm_core::TableSpec, ctx: ExecContext<'_>) -> Option<Statement> {
+    let location = table.location.as_ref()?;
+    Some(Statement::new(format!(
+        "CREATE TABLE IF NOT EXISTS {} USING {} LOCATION {}",
+        lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table),
+        table.format,
+        lakeorm_core::sql::string_literal(location.as_str())
+    )))
+}
+
+/// Whether a `CREATE TABLE` failed because its location already holds a table (Sail refuses a
+/// declared schema there, even a matching one).
+pub(crate) fn refused_existing_table(error: &Error) -> bool {
+    error
+        .to_string()
+        .to_ascii_lowercase()
+        .contains("already exists")
 }
 
 fn empty_stream(batch: &RecordBatch) -> Result<Vec<u8>> {
@@ -468,6 +488,7 @@ impl Driver for SparkDriver {
             ));
         }
         let mut statements = ctx.dialect.render(&plan)?;
+        let _queued = self.inner.commits.enter(self.inner.server, &plan).await;
         let mut lease = self.lease().await?;
         let mut metrics = match &plan {
             ExecutionPlan::Append {
@@ -504,8 +525,9 @@ impl Driver for SparkDriver {
             ExecutionPlan::CreateTable { table } => {
                 if let Some(create) = statements.first() {
                     let key = table.table.to_string();
+                    let attach = attach_statement(table, ctx).map(|s| s.sql);
                     let pool = Arc::clone(lease.pool());
-                    pool.remember(&key, &create.sql, lease.session_mut());
+                    pool.remember(&key, &create.sql, attach, lease.session_mut());
                 }
             }
             ExecutionPlan::Exec(statement) => {

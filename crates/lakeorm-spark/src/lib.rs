@@ -21,6 +21,7 @@
 //! `Error::ClusterNotReady`; an unreachable one with a retryable `Error::Engine` after the
 //! configured retries.
 
+mod commits;
 pub mod connection;
 mod driver;
 mod errors;

@@ -53,6 +53,8 @@ pub(crate) struct Pool {
 struct Attachment {
     version: u64,
     sql: String,
+    /// The columnless form, for sessions whose server refuses `sql` once the table exists.
+    attach: Option<String>,
 }
 
 /// One server-side session.
@@ -137,14 +139,22 @@ impl Pool {
         })
     }
 
-    /// Remembers how to attach `table` to a session (its `CREATE TABLE IF NOT EXISTS`).
-    pub(crate) fn remember(&self, table: &str, sql: &str, session: &mut Session) {
+    /// Remembers how to attach `table` to a session: its `CREATE TABLE IF NOT EXISTS`, and the
+    /// columnless `attach` form to fall back on.
+    pub(crate) fn remember(
+        &self,
+        table: &str,
+        sql: &str,
+        attach: Option<String>,
+        session: &mut Session,
+    ) {
         let version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
         self.tables.lock().expect("pool lock").insert(
             table.to_owned(),
             Attachment {
                 version,
                 sql: sql.to_owned(),
+                attach,
             },
         );
         session.attached.insert(table.to_owned(), version);
@@ -168,7 +178,15 @@ impl Pool {
         };
         for (name, attachment) in missing {
             let session = lease.session_mut();
-            match session.command_sql(&Statement::new(&attachment.sql)).await {
+            // The first session created the table, so on a per-session catalog (Sail) the
+            // location now holds it and the declared schema is refused: attach it as stored.
+            let mut result = session.command_sql(&Statement::new(&attachment.sql)).await;
+            if let (Err(error), Some(attach)) = (&result, &attachment.attach)
+                && crate::driver::refused_existing_table(error)
+            {
+                result = session.command_sql(&Statement::new(attach)).await;
+            }
+            match result {
                 Ok(_) => {
                     session.attached.insert(name, attachment.version);
                 }
