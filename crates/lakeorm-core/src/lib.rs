@@ -67,7 +67,7 @@ pub mod __private {
 
     pub use crate::bounds::*;
     pub use crate::codec::{FieldCodec, Json, Native};
-    pub use crate::column::{ColumnBuilder, ColumnReader, ListElement, nulls_of, push_cold};
+    pub use crate::column::{ColumnBuilder, ColumnReader, ListElement, nulls_of, push_reserved};
     pub use crate::decode::{as_struct, bind_child};
     pub use crate::json::{object as json_object, read_field as json_read_field};
     pub use crate::validate::{ValidateText, is_email, is_url, is_uuid, matches_regex, run_custom};

@@ -573,12 +573,7 @@ fn column_value_impl(cx: &Ctx<'_>, schema_fn: &TokenStream) -> TokenStream {
                         return ::core::result::Result::Err(#krate::DecodeError::null(__row));
                     }
                     #read_locals
-                    // Always taken (reserved above); see `push_cold` for why it is spelled out.
-                    if __out.len() < __out.capacity() {
-                        __out.push(#row_from_locals);
-                    } else {
-                        #p::push_cold(__out, #row_from_locals);
-                    }
+                    #p::push_reserved(__out, #row_from_locals);
                 }
                 ::core::result::Result::Ok(())
             }
