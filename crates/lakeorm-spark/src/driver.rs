@@ -21,7 +21,7 @@ use spark_connect_proto as proto;
 
 use crate::commits::CommitQueue;
 use crate::connection::ConnectionString;
-use crate::errors::{ENGINE, classify};
+use crate::errors::{ENGINE, classify, refused_existing_table};
 use crate::ingest::{self, DEFAULT_MAX_REQUEST_BYTES};
 use crate::pool::{Lease, Pool, decode_arrow, operation_name, sql_relation};
 use crate::session::SessionLease;
@@ -393,15 +393,6 @@ fn attach_statement(table: &lakeorm_core::TableSpec, ctx: ExecContext<'_>) -> Op
         table.format,
         lakeorm_core::sql::string_literal(location.as_str())
     )))
-}
-
-/// Whether a `CREATE TABLE` failed because its location already holds a table (Sail refuses a
-/// declared schema there, even a matching one).
-pub(crate) fn refused_existing_table(error: &Error) -> bool {
-    error
-        .to_string()
-        .to_ascii_lowercase()
-        .contains("already exists")
 }
 
 fn empty_stream(batch: &RecordBatch) -> Result<Vec<u8>> {

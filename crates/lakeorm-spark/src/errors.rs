@@ -16,6 +16,15 @@ const UNIMPLEMENTED: i32 = 12;
 /// Cluster states in which a Databricks cluster refuses work but will accept it later.
 const STARTING_STATES: &[&str] = &["PENDING", "RESTARTING", "STARTING", "RESIZING"];
 
+/// Whether a `CREATE TABLE` failed because its location already holds a table (Sail refuses a
+/// declared schema there, even a matching one).
+pub(crate) fn refused_existing_table(error: &Error) -> bool {
+    error
+        .to_string()
+        .to_ascii_lowercase()
+        .contains("already exists")
+}
+
 /// Turns a client or server error into a lakeorm error, naming `operation`.
 pub(crate) fn classify(error: SparkError, operation: &str) -> Error {
     let message = error.message();

@@ -182,7 +182,7 @@ impl Pool {
             // location now holds it and the declared schema is refused: attach it as stored.
             let mut result = session.command_sql(&Statement::new(&attachment.sql)).await;
             if let (Err(error), Some(attach)) = (&result, &attachment.attach)
-                && crate::driver::refused_existing_table(error)
+                && crate::errors::refused_existing_table(error)
             {
                 result = session.command_sql(&Statement::new(attach)).await;
             }
