@@ -145,6 +145,8 @@ fn spark(root: &Path) -> Result<()> {
             "--locked",
             "-p",
             "lakeorm",
+            "--features",
+            "spark",
             "--bench",
             "spark_ingest",
         ],

@@ -189,6 +189,11 @@ fn has_nextest() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The features that `ci` turns on across the workspace: Spark Connect everywhere it is optional
+/// (the driver, the e2e suite, the CLI's `--engine spark` and the Spark examples). The default
+/// builds leave it off, since its client needs `protoc`; `.ci/run` proves that they do.
+const ALL_FEATURES: &str = "lakeorm/spark,lakeorm-cli/spark,lakeorm-examples/spark";
+
 fn ci(root: &Path, tests_only: bool) -> Result<()> {
     if !tests_only {
         cargo(root, &["fmt", "--all", "--check"], &[])?;
@@ -199,7 +204,7 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
                 "--workspace",
                 "--all-targets",
                 "--features",
-                "lakeorm-examples/spark",
+                ALL_FEATURES,
                 "--locked",
                 "--",
                 "-D",
@@ -220,7 +225,7 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
                 "run",
                 "--workspace",
                 "--features",
-                "lakeorm-examples/spark",
+                ALL_FEATURES,
                 "--locked",
                 "--no-fail-fast",
             ],
@@ -233,7 +238,7 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
                 "test",
                 "--workspace",
                 "--features",
-                "lakeorm-examples/spark",
+                ALL_FEATURES,
                 "--locked",
                 "--no-fail-fast",
                 "--lib",
@@ -245,7 +250,19 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
     };
     drop(servers);
     tests?;
-    cargo(root, &["test", "--workspace", "--locked", "--doc"], &[])?;
+    // With Spark on, as the README's Spark Connect block needs it (the README is a doc test).
+    cargo(
+        root,
+        &[
+            "test",
+            "--workspace",
+            "--features",
+            ALL_FEATURES,
+            "--locked",
+            "--doc",
+        ],
+        &[],
+    )?;
     if !tests_only {
         cargo(
             root,
@@ -339,10 +356,27 @@ fn e2e(root: &Path, args: &[String]) -> Result<()> {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut command: Vec<&str> = if has_nextest() {
         vec![
-            "nextest", "run", "--locked", "-p", "lakeorm", "--test", "e2e",
+            "nextest",
+            "run",
+            "--locked",
+            "-p",
+            "lakeorm",
+            "--features",
+            "spark",
+            "--test",
+            "e2e",
         ]
     } else {
-        vec!["test", "--locked", "-p", "lakeorm", "--test", "e2e"]
+        vec![
+            "test",
+            "--locked",
+            "-p",
+            "lakeorm",
+            "--features",
+            "spark",
+            "--test",
+            "e2e",
+        ]
     };
     if !args.is_empty() {
         if !has_nextest() {

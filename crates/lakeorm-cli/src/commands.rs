@@ -14,10 +14,13 @@ use lakeorm::delta::DeltaDialect;
 use lakeorm::embedded::EmbeddedDriver;
 use lakeorm::iceberg::IcebergDialect;
 use lakeorm::migrate::{Generator, MigrationState, Registry};
+#[cfg(feature = "spark")]
 use lakeorm::spark::{SparkDriver, SparkServer};
 use lakeorm::{Backend, Client, ClientOptions, Dialect, Error, Statement};
 
-use crate::{DialectKind, Engine, Format, SparkServerKind};
+use crate::{DialectKind, Engine, Format};
+#[cfg(feature = "spark")]
+use crate::SparkServerKind;
 
 /// The chosen engine cannot run here (exit code 5).
 #[derive(Debug)]
@@ -42,8 +45,10 @@ impl std::error::Error for EngineUnavailable {}
 pub(crate) struct Target {
     pub(crate) lake: String,
     pub(crate) engine: Engine,
+    #[cfg_attr(not(feature = "spark"), allow(dead_code))]
     pub(crate) spark_url: Option<String>,
-    pub(crate) spark_server: SparkServerKind,
+    #[cfg_attr(not(feature = "spark"), allow(dead_code))]
+    pub(crate) spark_server: crate::SparkServerKind,
     pub(crate) dialect: DialectKind,
 }
 
@@ -78,6 +83,20 @@ impl Target {
 }
 
 impl Target {
+    /// Without the `spark` feature the binary carries no Spark Connect client (it would need
+    /// `protoc` to build), so `--engine spark` says how to get one.
+    #[cfg(not(feature = "spark"))]
+    async fn spark_client(&self) -> Result<Client> {
+        Err(EngineUnavailable {
+            engine: "spark",
+            detail: "this lakeorm binary was built without Spark Connect support; reinstall it \
+                     with `cargo install lakeorm-cli --features spark` (the build needs `protoc`)"
+                .into(),
+        }
+        .into())
+    }
+
+    #[cfg(feature = "spark")]
     async fn spark_client(&self) -> Result<Client> {
         let Some(url) = &self.spark_url else {
             return Err(EngineUnavailable {

@@ -297,6 +297,7 @@ fn migrate_generate_up_status_verify_and_sql() {
     assert!(verified.status.success(), "{}", text(&verified.stderr));
 }
 
+#[cfg(feature = "spark")]
 #[test]
 fn an_unreachable_spark_engine_is_reported_unavailable() {
     let dir = tempfile::tempdir().unwrap();
@@ -327,7 +328,26 @@ fn an_unreachable_spark_engine_is_reported_unavailable() {
     );
 }
 
+/// Without the `spark` feature (the default, so that the build needs no `protoc`), `--engine
+/// spark` is "engine unavailable" and says how to get it.
+#[cfg(not(feature = "spark"))]
+#[test]
+fn the_spark_engine_needs_the_spark_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lakeorm(
+        dir.path(),
+        &["--engine", "spark", "--spark-url", "sc://127.0.0.1:1/", "sql", "SELECT 1"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--features spark"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// The SQL shell on Sail, when `cargo xtask ci` / `e2e` runs one.
+#[cfg(feature = "spark")]
 #[test]
 fn sql_runs_on_a_spark_connect_server() {
     let Ok(url) = std::env::var("LAKEORM_TEST_SAIL_URL") else {
