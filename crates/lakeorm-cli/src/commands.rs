@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+#[cfg(feature = "spark")]
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
