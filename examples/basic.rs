@@ -11,14 +11,16 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use lakeorm::{Lake, Query, Row, SortableId};
 
-/// The `users` table. `email` is the merge key, so inserting an existing email updates it.
+/// The `users` table. `email` is the merge key, so inserting an existing email updates it, and
+/// `created_at` keeps the time of the first insert. The table is partitioned by a hash of
+/// `country` (on Delta, the generated column `country_bucket`).
 #[derive(Lake, Debug, Clone)]
 struct User {
     #[lake(pk)]
     id: SortableId,
     #[lake(merge_key, validate = "email")]
     email: String,
-    #[lake(validate = "length(min = 2, max = 2)")]
+    #[lake(partition = "bucket(16)", validate = "length(min = 2, max = 2)")]
     country: String,
     #[lake(validate = "range(min = 0, max = 150)")]
     age: Option<i32>,

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::Result;
-use crate::migration::{Safety, SchemaChange};
+use crate::generated::GeneratedColumn;
+use crate::migration::{Safety, SchemaChange, TableState};
 use crate::plan::{ExecutionPlan, Statement, TableFormat, TableRef};
 use crate::schema::{LakeSchema, Partition};
 
@@ -25,6 +26,13 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// Checks that a model can be stored in this format (partition transforms, key types),
     /// naming the column and the alternative when it cannot.
     fn check_schema(&self, schema: &LakeSchema) -> Result<()>;
+
+    /// The columns a table in `state` computes from its other columns: how Delta partitions by a
+    /// transform (see [`generated`](crate::generated)). None by default.
+    fn generated_columns(&self, state: &TableState) -> Result<Vec<GeneratedColumn>> {
+        let _ = state;
+        Ok(Vec::new())
+    }
 
     /// The table properties (`TBLPROPERTIES`) every table created through this dialect gets.
     fn table_properties(&self) -> BTreeMap<String, String> {

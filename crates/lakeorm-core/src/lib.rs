@@ -18,6 +18,7 @@ pub mod dialect;
 pub mod driver;
 pub mod encode;
 pub mod error;
+pub mod generated;
 pub mod ingest;
 pub mod json;
 pub mod lake;
@@ -39,6 +40,7 @@ pub use error::{
     BoxError, ClientStaging, ClusterNotReady, ColumnDifference, DriverRead, Error, MigrationError,
     Result, SchemaMismatch, StagingOp, UriMismatch,
 };
+pub use generated::GeneratedColumn;
 pub use ingest::IngestId;
 pub use json::{JsonError, from_json, from_json_array};
 pub use lake::{Lake, Row, schema_fingerprint};

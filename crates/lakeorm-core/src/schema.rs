@@ -405,6 +405,17 @@ impl LakeSchema {
             .filter_map(|f| f.partition.map(|p| (f, p)))
     }
 
+    /// The columns that a matched row takes from the source in an upsert or an update, system
+    /// column last: every column but the `keys` and the `create_time` columns, which keep the
+    /// value written when the row was first inserted (so "created" never means "last written").
+    pub fn update_columns<'a>(&'a self, keys: &'a [String]) -> impl Iterator<Item = &'a str> {
+        self.fields
+            .iter()
+            .filter(move |f| f.auto != Some(AutoKind::CreateTime) && !keys.contains(&f.column))
+            .map(|f| f.column.as_str())
+            .chain(std::iter::once(INGEST_ID_COLUMN))
+    }
+
     /// Fields filled in by the client on write.
     pub fn auto_fields(&self) -> impl Iterator<Item = (&LakeField, AutoKind)> {
         self.fields.iter().filter_map(|f| f.auto.map(|a| (f, a)))

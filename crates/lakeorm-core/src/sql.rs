@@ -29,8 +29,8 @@ pub trait SparkSqlDialect: Dialect {
     fn with_location(&self) -> bool;
 }
 
-/// The partition expression of formats that partition by plain column values only (Delta,
-/// Parquet tables): the quoted column for identity, a typed refusal naming `by` otherwise.
+/// The partition expression of formats that partition by plain column values only (Parquet
+/// tables): the quoted column for identity, a typed refusal naming `by` otherwise.
 pub fn identity_partition_sql<D: Dialect + ?Sized>(
     dialect: &D,
     by: &str,
@@ -62,10 +62,19 @@ pub fn check_identity_partitions(schema: &LakeSchema, by: &str, alternative: &st
                 alternative,
             ));
         }
-        if matches!(
-            field.ty.ty,
-            LakeType::List(_) | LakeType::Struct(_) | LakeType::Json | LakeType::Binary
-        ) {
+    }
+    check_partition_types(schema, by)
+}
+
+/// Checks that every column partitioned by identity holds primitive values.
+pub fn check_partition_types(schema: &LakeSchema, by: &str) -> Result<()> {
+    for (field, partition) in schema.partitions() {
+        if partition == Partition::Identity
+            && matches!(
+                field.ty.ty,
+                LakeType::List(_) | LakeType::Struct(_) | LakeType::Json | LakeType::Binary
+            )
+        {
             return Err(Error::unsupported(
                 format!("partitioning by `{}`", field.column),
                 by,
@@ -172,17 +181,12 @@ fn assignments<D: SparkSqlDialect + ?Sized>(
     spec: &TableSpec,
     keys: &[String],
 ) -> String {
-    all_columns(dialect, spec)
-        .into_iter()
-        .zip(
-            spec.schema
-                .fields()
-                .iter()
-                .map(|f| f.column.as_str())
-                .chain(std::iter::once(INGEST_ID_COLUMN)),
-        )
-        .filter(|(_, raw)| !keys.iter().any(|k| k == raw))
-        .map(|(c, _)| format!("target.{c} = source.{c}"))
+    spec.schema
+        .update_columns(keys)
+        .map(|c| {
+            let c = dialect.quote_ident(c);
+            format!("target.{c} = source.{c}")
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -205,7 +209,8 @@ pub fn create_table<D: SparkSqlDialect + ?Sized>(dialect: &D, spec: &TableSpec) 
     )
 }
 
-/// CREATE TABLE IF NOT EXISTS for a table in `state`, the system column last.
+/// CREATE TABLE IF NOT EXISTS for a table in `state`: its columns, the system column, then the
+/// dialect's generated columns.
 pub fn create_table_sql<D: SparkSqlDialect + ?Sized>(
     dialect: &D,
     table: &TableRef,
@@ -220,6 +225,16 @@ pub fn create_table_sql<D: SparkSqlDialect + ?Sized>(
         .map(|c| column_def(dialect, c))
         .collect();
     columns.push(format!("{} STRING", dialect.quote_ident(INGEST_ID_COLUMN)));
+    // Generated partition columns come after the system column, where the embedded engine
+    // places them too, so tables created either way have one column order.
+    columns.extend(dialect.generated_columns(state)?.iter().map(|g| {
+        format!(
+            "{} {} GENERATED ALWAYS AS ({})",
+            dialect.quote_ident(&g.name),
+            dialect.type_sql(&g.ty),
+            g.expression
+        )
+    }));
     let mut sql = format!(
         "CREATE TABLE IF NOT EXISTS {} ({}) USING {format}",
         qualified_ref(dialect, table),

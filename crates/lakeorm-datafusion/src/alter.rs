@@ -19,7 +19,7 @@ use deltalake::protocol::SaveMode;
 use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Result};
 
 use crate::ddl::{AlterOp, ColumnDef, Ddl};
-use crate::delta::DeltaOps;
+use crate::delta::{DeltaOps, GENERATION_EXPRESSION_KEY};
 use crate::errors::{self, ENGINE};
 
 /// Properties that ask Spark's Delta for in-place renames, drops and type changes; the
@@ -99,7 +99,13 @@ fn conform(
 }
 
 fn column_field(column: &ColumnDef) -> Field {
-    Field::new(&column.name, column.ty.to_arrow(), column.nullable)
+    let field = Field::new(&column.name, column.ty.to_arrow(), column.nullable);
+    match &column.generated {
+        Some(expression) => field.with_metadata(
+            [(GENERATION_EXPRESSION_KEY.to_owned(), expression.clone())].into(),
+        ),
+        None => field,
+    }
 }
 
 impl DeltaOps<'_> {
@@ -289,6 +295,13 @@ impl DeltaOps<'_> {
             }
             AlterOp::AddColumns(columns) => {
                 for column in columns {
+                    if column.generated.is_some() {
+                        return Err(Error::unsupported(
+                            format!("adding the generated column `{}` to `{name}`", column.name),
+                            ENGINE,
+                            "Delta adds generated columns only when a table is created",
+                        ));
+                    }
                     if fields.iter().any(|f| f.name() == &column.name) {
                         return Err(sql_error(format!(
                             "table `{name}` already has a column `{}`",

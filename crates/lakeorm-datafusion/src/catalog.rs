@@ -114,6 +114,7 @@ impl LakeSchemaProvider {
             .table_provider()
             .await
             .map_err(|e| errors::datafusion(&format!("registering `{name}`"), e))?;
+        let provider = crate::pruning::GeneratedPruning::wrap(provider, &table);
         self.tables
             .write()
             .unwrap_or_else(|p| p.into_inner())

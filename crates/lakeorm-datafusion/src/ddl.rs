@@ -19,6 +19,8 @@ pub(crate) struct ColumnDef {
     pub(crate) name: String,
     pub(crate) ty: LakeType,
     pub(crate) nullable: bool,
+    /// The expression of a `GENERATED ALWAYS AS (…)` column, as written.
+    pub(crate) generated: Option<String>,
 }
 
 /// One ALTER TABLE action.
@@ -274,8 +276,37 @@ impl<'a> Parser<'a> {
         let name = self.ident()?;
         let ty = self.data_type()?;
         let nullable = !self.keywords(&["NOT", "NULL"]);
+        let generated = if self.keywords(&["GENERATED", "ALWAYS", "AS"]) {
+            Some(self.parenthesized()?)
+        } else {
+            None
+        };
         self.comment()?;
-        Ok(ColumnDef { name, ty, nullable })
+        Ok(ColumnDef {
+            name,
+            ty,
+            nullable,
+            generated,
+        })
+    }
+
+    /// The text between a `(` and its matching `)`, exactly as written (a generation
+    /// expression is kept verbatim in the table's metadata).
+    fn parenthesized(&mut self) -> Result<String> {
+        self.expect(Token::LParen)?;
+        let mut depth = 0usize;
+        let mut text = String::new();
+        while let Some(token) = self.tokens.get(self.pos) {
+            self.pos += 1;
+            match token {
+                Token::LParen => depth += 1,
+                Token::RParen if depth == 0 => return Ok(text.trim().to_owned()),
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+            text.push_str(&token.to_string());
+        }
+        Err(self.err("expected `)`"))
     }
 
     fn column_defs(&mut self) -> Result<Vec<ColumnDef>> {
@@ -355,7 +386,9 @@ impl<'a> Parser<'a> {
                         return Err(Error::unsupported(
                             format!("partitioning by the transform `{column}(…)`"),
                             "the embedded engine",
-                            "it writes Delta tables, which partition by plain columns only",
+                            "Delta tables partition by columns; a transform partitions by a \
+                             generated column (`… GENERATED ALWAYS AS (…)`), as the Delta dialect \
+                             writes it",
                         ));
                     }
                     partitions.push(column);
@@ -503,6 +536,29 @@ mod tests {
     }
 
     #[test]
+    fn generated_columns_keep_their_expression_verbatim() {
+        let Ddl::Create {
+            columns,
+            partitions,
+            ..
+        } = ddl(
+            "CREATE TABLE IF NOT EXISTS `t` (`at` TIMESTAMP NOT NULL, `_ingest_id` STRING, \
+             `at_month` DATE GENERATED ALWAYS AS (CAST(DATE_TRUNC('MONTH', `at`) AS DATE))) \
+             USING delta PARTITIONED BY (`at_month`)",
+        )
+        else {
+            panic!("not a create")
+        };
+        assert_eq!(partitions, ["at_month"]);
+        assert_eq!(columns[0].generated, None);
+        assert_eq!(
+            columns[2].generated.as_deref(),
+            Some("CAST(DATE_TRUNC('MONTH', `at`) AS DATE)")
+        );
+        assert!(columns[2].nullable);
+    }
+
+    #[test]
     fn create_table_with_every_clause() {
         let Ddl::Create {
             name,
@@ -579,7 +635,8 @@ mod tests {
             AlterOp::AddColumns(vec![ColumnDef {
                 name: "e".into(),
                 ty: LakeType::String,
-                nullable: true
+                nullable: true,
+                generated: None,
             }])
         );
         assert!(matches!(

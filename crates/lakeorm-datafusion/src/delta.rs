@@ -5,21 +5,21 @@
 //! `merge`, predicate deletes with `delete`, and maintenance with `optimize` and `vacuum`.
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::ParquetReadOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
-use deltalake::kernel::StructType;
+use deltalake::kernel::{StructType, StructTypeExt as _};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
 use lakeorm_core::{
-    Error, ExecMetrics, INGEST_ID_COLUMN, IngestId, LakeSchema, MergeAction, Result, Statement,
-    TableSpec, WriteSource,
+    Error, ExecMetrics, GeneratedColumn, INGEST_ID_COLUMN, IngestId, LakeSchema, MergeAction,
+    Result, Statement, TableSpec, WriteSource,
 };
 
 use crate::catalog::LakeSchemaProvider;
@@ -116,7 +116,12 @@ impl DeltaOps<'_> {
         Ok(version)
     }
 
-    pub(crate) async fn create(&self, spec: &TableSpec) -> Result<ExecMetrics> {
+    /// Creates `spec`'s table with the `generated` partition columns its dialect declares.
+    pub(crate) async fn create(
+        &self,
+        spec: &TableSpec,
+        generated: &[GeneratedColumn],
+    ) -> Result<ExecMetrics> {
         let name = &spec.table.name;
         let location = location(spec)?;
         if let Some(existing) = self.catalog.load(location).await? {
@@ -126,20 +131,21 @@ impl DeltaOps<'_> {
                 ..Default::default()
             });
         }
+        // Identity partitions are the column itself; a transform partitions by its generated
+        // column.
         let partitions: Vec<String> = spec
             .schema
             .partitions()
-            .map(|(field, _)| field.column.clone())
+            .map(|(field, transform)| {
+                generated
+                    .iter()
+                    .find(|g| g.source == field.column && g.transform == transform)
+                    .map_or_else(|| field.column.clone(), |g| g.name.clone())
+            })
             .collect();
-        // The Delta dialect has already rejected transforms other than identity.
+        let schema = with_generated(spec.schema.table_arrow_schema(), generated);
         let table = self
-            .create_at(
-                name,
-                location,
-                spec.schema.table_arrow_schema(),
-                partitions,
-                &spec.properties,
-            )
+            .create_at(name, location, &schema, partitions, &spec.properties)
             .await?;
         let version = self.publish(spec, table).await?;
         Ok(ExecMetrics {
@@ -221,26 +227,32 @@ impl DeltaOps<'_> {
             .read_batches(batches)
             .map_err(|e| errors::datafusion("reading the merge source", e))?;
         let table = self.current(spec).await?;
+        let generated = generated_names(&table)?;
         if kind == MergeKind::Upsert(MergeAction::Error) {
             self.refuse_existing_keys(spec, &table, &source, keys)
                 .await?;
         }
         let predicate = key_join(keys);
         let columns = table_columns(&spec.schema);
-        let non_keys: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
+        // Keys identify the row and `create_time` columns keep their first value.
+        let updated: Vec<&str> = spec.schema.update_columns(keys).collect();
         let mut builder = table
             .merge(source, predicate)
             .with_source_alias("source")
             .with_target_alias("target")
             .with_commit_properties(commit_properties(ingest_id));
         let map = |e| errors::delta(name, "merge", e);
+        // Generated columns are left out of the source; set to NULL on a matched row, delta-rs
+        // computes them again from the updated values (a partition column that would otherwise
+        // keep the old row's value fails delta-rs' generated-column check).
         let update_all = |u: deltalake::operations::merge::UpdateBuilder| {
-            non_keys.iter().fold(u, |u, c| {
+            let u = updated.iter().fold(u, |u, c| {
                 u.update(quoted(c), format!("source.{}", quoted(c)))
-            })
+            });
+            generated.iter().fold(u, |u, c| u.update(quoted(c), "NULL"))
         };
         builder = match kind {
-            MergeKind::Upsert(MergeAction::Update) | MergeKind::Update if !non_keys.is_empty() => {
+            MergeKind::Upsert(MergeAction::Update) | MergeKind::Update => {
                 builder.when_matched_update(update_all).map_err(map)?
             }
             MergeKind::Delete => builder.when_matched_delete(|d| d).map_err(map)?,
@@ -438,6 +450,41 @@ impl DeltaOps<'_> {
             bytes,
         })
     }
+}
+
+/// `schema` with the `generated` columns appended, each carrying its generation expression in
+/// the field metadata, which delta-rs turns into the table's `generatedColumns` feature.
+pub(crate) fn with_generated(schema: &SchemaRef, generated: &[GeneratedColumn]) -> SchemaRef {
+    if generated.is_empty() {
+        return std::sync::Arc::clone(schema);
+    }
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .chain(generated.iter().map(|g| {
+            Field::new(&g.name, g.ty.to_arrow(), true).with_metadata(
+                [(GENERATION_EXPRESSION_KEY.to_owned(), g.expression.clone())].into(),
+            )
+        }));
+    std::sync::Arc::new(Schema::new(fields.collect::<Vec<_>>()))
+}
+
+/// The Delta column metadata key of a generated column's expression.
+pub(crate) const GENERATION_EXPRESSION_KEY: &str = "delta.generationExpression";
+
+/// The generated columns of `table`.
+fn generated_names(table: &DeltaTable) -> Result<Vec<String>> {
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| errors::delta("table", "merge", e))?;
+    Ok(snapshot
+        .schema()
+        .get_generated_columns()
+        .map_err(|e| errors::delta("table", "merge", e.into()))?
+        .into_iter()
+        .map(|g| g.name)
+        .collect())
 }
 
 /// How a merge treats matched and unmatched source rows.

@@ -13,8 +13,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use lakeorm_core::{
     Backend, DriverCapabilities, Error, ExecContext, ExecMetrics, ExecutionPlan, IngestId,
-    Location, Predicate, QueryResult, Result, Statement, TableFormat, TableSpec, TableStats,
-    WriteSource,
+    Location, Predicate, QueryResult, Result, Statement, TableFormat, TableSpec, TableState,
+    TableStats, WriteSource,
 };
 use object_store::ObjectStoreExt as _;
 use url::Url;
@@ -152,7 +152,10 @@ impl lakeorm_core::Driver for EmbeddedDriver {
         match plan {
             ExecutionPlan::CreateTable { table } => {
                 ctx.dialect.check_schema(&table.schema)?;
-                ops.create(&table).await
+                let generated = ctx
+                    .dialect
+                    .generated_columns(&TableState::from_schema(&table.schema))?;
+                ops.create(&table, &generated).await
             }
             ExecutionPlan::Append {
                 table,

@@ -13,6 +13,10 @@
 //! knows whether its first attempt committed. Lakes on S3 or GCS work like local ones: the
 //! engine commits through the Backend's store with conditional puts.
 //!
+//! A Delta table partitioned by a transform is partitioned by a generated column, which
+//! delta-rs computes on every write; filters on the source column are turned into partition
+//! filters on the generated one, so they prune partitions (`pruning.rs`).
+//!
 //! SQL is parsed with DataFusion's Databricks dialect, so Spark SQL such as backtick identifiers
 //! runs unchanged. What differs from Spark: `MERGE`, `UPDATE` and `DELETE` statements are not
 //! available as SQL (use the Client's `upsert`, `update` and `delete`), and functions DataFusion
@@ -27,6 +31,7 @@ mod errors;
 mod logstores;
 mod params;
 pub mod placeholders;
+mod pruning;
 
 pub use driver::EmbeddedDriver;
 

@@ -1,16 +1,18 @@
 //! The Delta Lake dialect of lakeorm.
 //!
-//! Delta tables live at a path (the Backend's `tables/<name>`), are partitioned by plain
-//! columns, and accept MERGE, UPDATE and DELETE. Delta cannot express hash buckets, truncation or
-//! time transforms as partitions: a model that asks for them is rejected with the column named
-//! and the alternative (partition by identity on a derived column, or use the Iceberg dialect).
+//! Delta tables live at a path (the Backend's `tables/<name>`) and accept MERGE, UPDATE and
+//! DELETE. Delta partitions by column values; a partition transform (`year`, `month`, `day`,
+//! `hour`, `truncate(W)`, `bucket(N)`) becomes a generated column that the table is partitioned
+//! by, `<column>_<transform> … GENERATED ALWAYS AS (…)`, whose expression every Delta writer
+//! evaluates alike ([`lakeorm_core::generated`] lists them). A transform that cannot be made
+//! interoperable on a column's type is rejected, naming the column and the alternative.
 
 use std::collections::BTreeMap;
 
 use lakeorm_core::sql::{self, SparkSqlDialect};
 use lakeorm_core::{
-    Dialect, ExecutionPlan, LakeSchema, LakeType, Partition, Result, Safety, SchemaChange,
-    Statement, TableFormat, TableRef,
+    Dialect, Error, ExecutionPlan, GeneratedColumn, LakeSchema, LakeType, Partition, Result,
+    Safety, SchemaChange, Statement, TableFormat, TableRef, TableState, generated,
 };
 
 mod rules;
@@ -72,13 +74,19 @@ impl Dialect for DeltaDialect {
     }
 
     fn check_schema(&self, schema: &LakeSchema) -> Result<()> {
-        sql::check_identity_partitions(
-            schema,
-            "the delta dialect",
-            "Delta partitions by plain column values only; use partition = \"identity\" \
-             (on a derived column such as a date for time partitions), or the Iceberg dialect \
-             for bucket/truncate/time transforms",
-        )
+        sql::check_partition_types(schema, "the delta dialect")?;
+        self.generated_columns(&TableState::from_schema(schema))
+            .map(|_| ())
+    }
+
+    fn generated_columns(&self, state: &TableState) -> Result<Vec<GeneratedColumn>> {
+        generated::generated_columns(state).map_err(|reason| {
+            Error::unsupported(
+                format!("partitioning `{}`", state.table),
+                "the delta dialect",
+                reason,
+            )
+        })
     }
 
     fn table_properties(&self) -> BTreeMap<String, String> {
@@ -140,8 +148,10 @@ impl SparkSqlDialect for DeltaDialect {
         sql::spark_type(ty, true)
     }
 
+    /// The column itself for identity, its generated column for a transform.
     fn partition_sql(&self, column: &str, partition: Partition) -> Result<String> {
-        sql::identity_partition_sql(self, "the delta dialect", column, partition)
+        let name = generated::generated_name(column, partition);
+        Ok(self.quote_ident(name.as_deref().unwrap_or(column)))
     }
 
     fn with_location(&self) -> bool {

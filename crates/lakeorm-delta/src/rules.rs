@@ -52,14 +52,17 @@ pub(crate) fn widens(from: &LakeType, to: &LakeType) -> bool {
     }
 }
 
-/// `Unsupported` for the first transform Delta cannot partition by.
+/// `Unsupported` for the first transform of an existing table's new partitioning: Delta cannot
+/// add the generated column that a transform partitions by to a table that exists.
 fn identity_only(transforms: impl IntoIterator<Item = Partition>) -> Option<Safety> {
     transforms
         .into_iter()
         .find(|p| *p != Partition::Identity)
         .map(|p| {
             Safety::Unsupported(format!(
-                "Delta partitions by plain column values only, not by `{p}`; partition by identity on a derived column, or use the Iceberg dialect"
+                "Delta partitions an existing table by plain column values only, not by `{p}`: \
+                 the generated column a transform needs cannot be added to a table that exists; \
+                 create a new table partitioned by `{p}` and copy the rows, or partition by identity"
             ))
         })
 }
@@ -67,9 +70,10 @@ fn identity_only(transforms: impl IntoIterator<Item = Partition>) -> Option<Safe
 /// The Delta rule table. `type_sql` tells which logical types Delta stores alike.
 pub(crate) fn classify(change: &SchemaChange, type_sql: impl Fn(&LakeType) -> String) -> Safety {
     match change {
-        SchemaChange::CreateTable(state) => {
-            identity_only(state.columns.iter().filter_map(|c| c.partition)).unwrap_or(Safety::Safe)
-        }
+        SchemaChange::CreateTable(state) => match lakeorm_core::generated::generated_columns(state) {
+            Ok(_) => Safety::Safe,
+            Err(reason) => Safety::Unsupported(reason),
+        },
         SchemaChange::DropTable(state) => {
             Safety::Destructive(format!("drops table `{}` and all of its data", state.table))
         }
@@ -124,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn creating_a_table_is_safe_unless_partitioned_by_a_transform() {
+    fn creating_a_table_is_safe_unless_partitioned_by_a_transform_delta_cannot_express() {
         let mut state = TableState {
             table: "t".into(),
             columns: vec![ColumnState::new("d", LakeType::Date, false)],
@@ -139,9 +143,15 @@ mod tests {
             Safety::Safe
         );
         state.columns[0].partition = Some(Partition::Day);
+        assert_eq!(
+            judge(SchemaChange::CreateTable(state.clone())),
+            Safety::Safe,
+            "a generated partition column"
+        );
+        state.columns[0].partition = Some(Partition::Hour);
         assert!(matches!(
             judge(SchemaChange::CreateTable(state)),
-            Safety::Unsupported(r) if r.contains("`day`")
+            Safety::Unsupported(r) if r.contains("`hour`") && r.contains("Iceberg dialect")
         ));
     }
 

@@ -27,6 +27,15 @@ struct User {
 struct Bucketed {
     #[lake(partition = "bucket(16)")]
     id: i64,
+    #[lake(partition = "day")]
+    at: DateTime<Utc>,
+}
+
+#[derive(Lake)]
+#[allow(dead_code)]
+struct BucketedByTime {
+    #[lake(partition = "bucket(16)")]
+    at: DateTime<Utc>,
 }
 
 fn spec(dialect: &DeltaDialect) -> TableSpec {
@@ -133,19 +142,45 @@ fn arrow_empty() -> lakeorm::__private::arrow::array::RecordBatch {
 }
 
 #[test]
+fn transforms_are_generated_partition_columns() {
+    let d = DeltaDialect::new();
+    let table = TableSpec {
+        table: d.table_ref("bucketeds"),
+        format: d.format(),
+        location: None,
+        schema: Bucketed::schema().clone(),
+        properties: Default::default(),
+    };
+    let digit = |i| format!("(INSTR('0123456789abcdef', SUBSTRING(MD5(CAST(`id` AS STRING)), {i}, 1)) - 1)");
+    assert_eq!(
+        sql(&d, &ExecutionPlan::CreateTable { table }),
+        format!(
+            "CREATE TABLE IF NOT EXISTS `bucketeds` (`id` BIGINT NOT NULL, `at` TIMESTAMP NOT NULL, \
+             `_ingest_id` STRING, `id_bucket` INT GENERATED ALWAYS AS (({} * 4096 + {} * 256 + {} * 16 + {}) % 16), \
+             `at_day` DATE GENERATED ALWAYS AS (CAST(`at` AS DATE))) USING delta PARTITIONED BY (`id_bucket`, `at_day`)",
+            digit(1),
+            digit(2),
+            digit(3),
+            digit(4)
+        )
+    );
+}
+
+#[test]
 fn transforms_delta_cannot_express_are_typed_errors() {
     let d = DeltaDialect::new();
-    match d.check_schema(Bucketed::schema()) {
+    match d.check_schema(BucketedByTime::schema()) {
         Err(Error::Unsupported {
             operation,
             by,
             reason,
         }) => {
-            assert!(
-                operation.contains("bucket(16)") && operation.contains("`id`"),
-                "{operation}"
-            );
+            assert!(operation.contains("bucketed_by_times"), "{operation}");
             assert_eq!(by, "the delta dialect");
+            assert!(
+                reason.contains("bucket(16)") && reason.contains("`at`"),
+                "{reason}"
+            );
             assert!(reason.contains("Iceberg"));
         }
         other => panic!("expected Unsupported, got {other:?}"),

@@ -55,7 +55,7 @@ use proc_macro::TokenStream;
 /// | `pk` | part of the primary key (composite allowed); never on an `Option` |
 /// | `merge_key` | part of the merge key: `insert` upserts on it (composite allowed); never on an `Option` |
 /// | `column = "name"` | the column name |
-/// | `partition = "…"` | `identity`, `bucket(N)`, `truncate(N)`, `year`, `month`, `day`, `hour`; checked against the field's type |
+/// | `partition = "…"` | `identity`, `bucket(N)`, `truncate(N)`, `year`, `month`, `day`, `hour`; checked against the field's type. Iceberg stores the transform natively; Delta partitions by a generated column `<column>_<transform>` (`lakeorm::generated` lists the expressions and the types each takes) |
 /// | `indexed` | a lookup column (Z-order / clustering hints) |
 /// | `sortable` | a sort column of the table layout |
 /// | `nullable` | declare the column nullable although the field is not an `Option` |

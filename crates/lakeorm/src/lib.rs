@@ -30,6 +30,11 @@
 
 mod client;
 mod dataframe;
+// The README's code blocks are doc tests: a README example that stops compiling or running is a
+// failing test. Its Spark Connect block needs the `spark` feature, which `cargo xtask ci` enables.
+#[cfg(all(doctest, feature = "spark"))]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
 mod idempotency;
 #[cfg(feature = "embedded")]
 mod local;

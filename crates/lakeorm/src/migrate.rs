@@ -407,7 +407,13 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let differences = schema_differences(&model.state, &schema);
+        let mut differences = schema_differences(&model.state, &schema);
+        // The columns a dialect generates from the model's (Delta's partition transforms) are
+        // the model's too.
+        let generated = self.dialect().generated_columns(&model.state)?;
+        differences.retain(|d| {
+            !matches!(d, ColumnDifference::Extra { column } if generated.iter().any(|g| &g.name == column))
+        });
         if differences.is_empty() {
             return Ok(());
         }

@@ -1,11 +1,13 @@
-//! Integration tests of the model layer: the derive, the projection, the decoder, validation and
-//! strict JSON.
+//! Integration tests of the facade on the embedded engine: the derive, the projection, the
+//! decoder, validation and strict JSON; the Client on real Delta tables (writes, reads, partition
+//! transforms, staging, migrations).
 
 mod client;
 mod decode;
 mod json;
 mod migrate;
 mod models;
+mod partitions;
 mod roundtrip;
 mod schema;
 mod staging;
