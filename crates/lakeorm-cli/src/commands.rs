@@ -19,9 +19,9 @@ use lakeorm::migrate::{Generator, MigrationState, Registry};
 use lakeorm::spark::{SparkDriver, SparkServer};
 use lakeorm::{Backend, Client, ClientOptions, Dialect, Error, Statement};
 
-use crate::{DialectKind, Engine, Format};
 #[cfg(feature = "spark")]
 use crate::SparkServerKind;
+use crate::{DialectKind, Engine, Format};
 
 /// The chosen engine cannot run here (exit code 5).
 #[derive(Debug)]

@@ -336,7 +336,14 @@ fn the_spark_engine_needs_the_spark_feature() {
     let dir = tempfile::tempdir().unwrap();
     let out = lakeorm(
         dir.path(),
-        &["--engine", "spark", "--spark-url", "sc://127.0.0.1:1/", "sql", "SELECT 1"],
+        &[
+            "--engine",
+            "spark",
+            "--spark-url",
+            "sc://127.0.0.1:1/",
+            "sql",
+            "SELECT 1",
+        ],
     );
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert!(

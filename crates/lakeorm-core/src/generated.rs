@@ -111,10 +111,9 @@ pub fn generated_column(
             format!("CAST(DATE_TRUNC('MONTH', {c}) AS DATE)"),
         ),
         Partition::Day if temporal => (LakeType::Date, format!("CAST({c} AS DATE)")),
-        Partition::Hour if *ty == LakeType::Timestamp => (
-            LakeType::Timestamp,
-            format!("DATE_TRUNC('HOUR', {c})"),
-        ),
+        Partition::Hour if *ty == LakeType::Timestamp => {
+            (LakeType::Timestamp, format!("DATE_TRUNC('HOUR', {c})"))
+        }
         Partition::Truncate(width) if text => {
             (LakeType::String, format!("SUBSTRING({c}, 1, {width})"))
         }

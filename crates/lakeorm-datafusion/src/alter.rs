@@ -101,9 +101,9 @@ fn conform(
 fn column_field(column: &ColumnDef) -> Field {
     let field = Field::new(&column.name, column.ty.to_arrow(), column.nullable);
     match &column.generated {
-        Some(expression) => field.with_metadata(
-            [(GENERATION_EXPRESSION_KEY.to_owned(), expression.clone())].into(),
-        ),
+        Some(expression) => {
+            field.with_metadata([(GENERATION_EXPRESSION_KEY.to_owned(), expression.clone())].into())
+        }
         None => field,
     }
 }

@@ -12,11 +12,12 @@ use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::ParquetReadOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
-use deltalake::kernel::{StructType, StructTypeExt as _};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{StructType, StructTypeExt as _};
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
+use lakeorm_core::generated::generated_name;
 use lakeorm_core::{
     Error, ExecMetrics, GeneratedColumn, INGEST_ID_COLUMN, IngestId, LakeSchema, MergeAction,
     Result, Statement, TableSpec, WriteSource,
@@ -137,10 +138,7 @@ impl DeltaOps<'_> {
             .schema
             .partitions()
             .map(|(field, transform)| {
-                generated
-                    .iter()
-                    .find(|g| g.source == field.column && g.transform == transform)
-                    .map_or_else(|| field.column.clone(), |g| g.name.clone())
+                generated_name(&field.column, transform).unwrap_or_else(|| field.column.clone())
             })
             .collect();
         let schema = with_generated(spec.schema.table_arrow_schema(), generated);
@@ -227,7 +225,7 @@ impl DeltaOps<'_> {
             .read_batches(batches)
             .map_err(|e| errors::datafusion("reading the merge source", e))?;
         let table = self.current(spec).await?;
-        let generated = generated_names(&table)?;
+        let generated = generated_names(name, &table)?;
         if kind == MergeKind::Upsert(MergeAction::Error) {
             self.refuse_existing_keys(spec, &table, &source, keys)
                 .await?;
@@ -242,9 +240,9 @@ impl DeltaOps<'_> {
             .with_target_alias("target")
             .with_commit_properties(commit_properties(ingest_id));
         let map = |e| errors::delta(name, "merge", e);
-        // Generated columns are left out of the source; set to NULL on a matched row, delta-rs
-        // computes them again from the updated values (a partition column that would otherwise
-        // keep the old row's value fails delta-rs' generated-column check).
+        // Generated columns are not in the source: set to NULL on a matched row, delta-rs
+        // computes them again from the updated values (a row whose partition source changed
+        // moves to its new partition).
         let update_all = |u: deltalake::operations::merge::UpdateBuilder| {
             let u = updated.iter().fold(u, |u, c| {
                 u.update(quoted(c), format!("source.{}", quoted(c)))
@@ -473,15 +471,15 @@ pub(crate) fn with_generated(schema: &SchemaRef, generated: &[GeneratedColumn]) 
 /// The Delta column metadata key of a generated column's expression.
 pub(crate) const GENERATION_EXPRESSION_KEY: &str = "delta.generationExpression";
 
-/// The generated columns of `table`.
-fn generated_names(table: &DeltaTable) -> Result<Vec<String>> {
+/// The generated columns of `table` (named `name`).
+fn generated_names(name: &str, table: &DeltaTable) -> Result<Vec<String>> {
     let snapshot = table
         .snapshot()
-        .map_err(|e| errors::delta("table", "merge", e))?;
+        .map_err(|e| errors::delta(name, "merge", e))?;
     Ok(snapshot
         .schema()
         .get_generated_columns()
-        .map_err(|e| errors::delta("table", "merge", e.into()))?
+        .map_err(|e| errors::delta(name, "merge", e.into()))?
         .into_iter()
         .map(|g| g.name)
         .collect())

@@ -83,7 +83,10 @@ fn lake_type(ty: &DataType) -> Option<LakeType> {
 impl GeneratedPruning {
     /// `inner` wrapped when `table` has generated partition columns that lakeorm declared (in
     /// the forms of [`lakeorm_core::generated`]); `inner` itself otherwise.
-    pub(crate) fn wrap(inner: Arc<dyn TableProvider>, table: &DeltaTable) -> Arc<dyn TableProvider> {
+    pub(crate) fn wrap(
+        inner: Arc<dyn TableProvider>,
+        table: &DeltaTable,
+    ) -> Arc<dyn TableProvider> {
         let Ok(snapshot) = table.snapshot() else {
             return inner;
         };

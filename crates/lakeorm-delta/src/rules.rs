@@ -70,7 +70,8 @@ fn identity_only(transforms: impl IntoIterator<Item = Partition>) -> Option<Safe
 /// The Delta rule table. `type_sql` tells which logical types Delta stores alike.
 pub(crate) fn classify(change: &SchemaChange, type_sql: impl Fn(&LakeType) -> String) -> Safety {
     match change {
-        SchemaChange::CreateTable(state) => match lakeorm_core::generated::generated_columns(state) {
+        SchemaChange::CreateTable(state) => match lakeorm_core::generated::generated_columns(state)
+        {
             Ok(_) => Safety::Safe,
             Err(reason) => Safety::Unsupported(reason),
         },

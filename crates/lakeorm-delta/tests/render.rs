@@ -151,7 +151,9 @@ fn transforms_are_generated_partition_columns() {
         schema: Bucketed::schema().clone(),
         properties: Default::default(),
     };
-    let digit = |i| format!("(INSTR('0123456789abcdef', SUBSTRING(MD5(CAST(`id` AS STRING)), {i}, 1)) - 1)");
+    let digit = |i| {
+        format!("(INSTR('0123456789abcdef', SUBSTRING(MD5(CAST(`id` AS STRING)), {i}, 1)) - 1)")
+    };
     assert_eq!(
         sql(&d, &ExecutionPlan::CreateTable { table }),
         format!(

@@ -115,7 +115,10 @@ async fn assert_generated_agree(client: &lakeorm::Client, rows: usize) {
     let all: Vec<Agreement> = Query::sql(sql).fetch_all(client).await.unwrap();
     assert_eq!(all.len(), rows);
     for a in &all {
-        assert!(a.email_bucket.is_some() && a.at_day.is_some() && a.code_trunc.is_some(), "{a:?}");
+        assert!(
+            a.email_bucket.is_some() && a.at_day.is_some() && a.code_trunc.is_some(),
+            "{a:?}"
+        );
         assert_eq!(a.email_bucket, a.bucket, "{a:?}");
         assert_eq!(a.at_day, a.day, "{a:?}");
         assert_eq!(a.code_trunc, a.trunc, "{a:?}");

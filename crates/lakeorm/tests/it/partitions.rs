@@ -79,7 +79,9 @@ fn expected(r: &Reading) -> Generated {
 
 /// The `metaData` action of a table's first commit.
 fn metadata(dir: &std::path::Path, table: &str) -> serde_json::Value {
-    let log = dir.join(format!("tables/{table}/_delta_log/00000000000000000000.json"));
+    let log = dir.join(format!(
+        "tables/{table}/_delta_log/00000000000000000000.json"
+    ));
     std::fs::read_to_string(log)
         .unwrap()
         .lines()
@@ -114,7 +116,8 @@ async fn every_transform_is_a_generated_partition_column() {
     );
     let schema = meta["schemaString"].as_str().unwrap();
     assert!(
-        schema.contains(r#""delta.generationExpression":"CAST(DATE_TRUNC('MONTH', `on`) AS DATE)""#),
+        schema
+            .contains(r#""delta.generationExpression":"CAST(DATE_TRUNC('MONTH', `on`) AS DATE)""#),
         "{schema}"
     );
 
@@ -180,9 +183,12 @@ async fn by_email(db: &Client, email: &str) -> Member {
 async fn upserts_keep_create_time_and_move_rows_between_partitions() {
     let db = LocalBuilder::new().in_memory().open().await.unwrap();
     db.migrate::<Member>().await.unwrap();
-    db.insert(&[member("ada@example.com", "red", 1), member("bob@example.com", "red", 1)])
-        .await
-        .unwrap();
+    db.insert(&[
+        member("ada@example.com", "red", 1),
+        member("bob@example.com", "red", 1),
+    ])
+    .await
+    .unwrap();
     let first = by_email(&db, "ada@example.com").await;
     assert!(first.created_at > DateTime::UNIX_EPOCH);
 
@@ -196,7 +202,10 @@ async fn upserts_keep_create_time_and_move_rows_between_partitions() {
         .unwrap();
     let now = by_email(&db, "ada@example.com").await;
     assert_eq!(now.visits, 3);
-    assert_eq!(now.created_at, first.created_at, "create_time is written once");
+    assert_eq!(
+        now.created_at, first.created_at,
+        "create_time is written once"
+    );
     assert!(now.updated_at > first.updated_at, "update_time moves");
     assert_eq!(count(&db, "members").await, 2);
 
@@ -350,7 +359,9 @@ async fn migration_files_create_generated_partition_columns() {
     let written = db.migrate_generate(dir.path(), &registry.models).unwrap();
     let file = std::fs::read_to_string(&written.written[0].path).unwrap();
     assert!(
-        file.contains("`on_month` DATE GENERATED ALWAYS AS (CAST(DATE_TRUNC('MONTH', `on`) AS DATE))"),
+        file.contains(
+            "`on_month` DATE GENERATED ALWAYS AS (CAST(DATE_TRUNC('MONTH', `on`) AS DATE))"
+        ),
         "{file}"
     );
     db.migrator(dir.path()).up().await.unwrap();
