@@ -64,6 +64,24 @@ fn commit_properties(ingest_id: Option<&IngestId>) -> CommitProperties {
     }
 }
 
+/// The DataFusion session for delta-rs merges, which rewrite files.
+///
+/// delta-rs' own session reads Parquet as view types (`Utf8View`), and a merge or delete writes
+/// what it read: the new files then hold `Utf8View` columns where the table says `string`, which
+/// Sail (and Arrow readers that follow the file's Arrow schema) refuse to cast. Reading plain
+/// types keeps the files what the table declares. (delta-rs' predicate delete builds its scan
+/// with view types whatever the session says, so `delete_where` still writes `Utf8View`.)
+fn rewrite_session() -> std::sync::Arc<dyn datafusion::catalog::Session> {
+    let mut state = deltalake::delta_datafusion::DeltaSessionContext::new().state();
+    state
+        .config_mut()
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    std::sync::Arc::new(state)
+}
+
 /// How far before an ingest id's timestamp a commit carrying it may appear, allowing for
 /// clocks of different writers that disagree.
 const COMMIT_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -238,6 +256,7 @@ impl DeltaOps<'_> {
             .merge(source, predicate)
             .with_source_alias("source")
             .with_target_alias("target")
+            .with_session_state(rewrite_session())
             .with_commit_properties(commit_properties(ingest_id));
         let map = |e| errors::delta(name, "merge", e);
         // Generated columns are not in the source: set to NULL on a matched row, delta-rs

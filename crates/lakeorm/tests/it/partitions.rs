@@ -380,3 +380,50 @@ async fn migration_files_create_generated_partition_columns() {
     .unwrap();
     assert_eq!(generated, rows.iter().map(expected).collect::<Vec<_>>());
 }
+
+/// The Arrow type of `column` in every data file of `table`, as the file's own schema says.
+fn file_types(dir: &std::path::Path, table: &str, column: &str) -> Vec<String> {
+    let mut types = Vec::new();
+    let mut stack = vec![dir.join("tables").join(table)];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let file = std::fs::File::open(&path).unwrap();
+                let reader =
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                        .unwrap();
+                let field = reader.schema().field_with_name(column).unwrap().clone();
+                types.push(field.data_type().to_string());
+            }
+        }
+    }
+    types
+}
+
+/// Upserts, updates and keyed deletes are merges, which rewrite files; they keep the types the
+/// table declares (a `string` stays `Utf8`, not the `Utf8View` that delta-rs reads it as), which
+/// other readers such as Sail require.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_files_keep_the_declared_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = LocalBuilder::new().path(dir.path()).open().await.unwrap();
+    db.migrate::<Member>().await.unwrap();
+    db.insert(&[
+        member("ada@example.com", "red", 1),
+        member("bob@example.com", "red", 1),
+    ])
+    .await
+    .unwrap();
+    db.upsert(&[member("ada@example.com", "red", 2)])
+        .await
+        .unwrap();
+    db.update(&[member("bob@example.com", "red", 5)])
+        .await
+        .unwrap();
+    let types = file_types(dir.path(), "members", "email");
+    assert!(!types.is_empty());
+    assert!(types.iter().all(|t| t == "Utf8"), "{types:?}");
+}
