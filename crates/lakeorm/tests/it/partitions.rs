@@ -77,6 +77,36 @@ fn expected(r: &Reading) -> Generated {
     }
 }
 
+/// The generated columns of every reading, in id order.
+async fn generated_of(db: &Client) -> Vec<Generated> {
+    Query::sql(
+        "SELECT id, email_bucket, started_year, ended_hour, code_trunc, n_trunc, on_month \
+         FROM readings ORDER BY id",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// Every data file of `table` under the lake in `dir`.
+fn data_files(dir: &std::path::Path, table: &str) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.join("tables").join(table)];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("_delta_log") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
 /// The `metaData` action of a table's first commit.
 fn metadata(dir: &std::path::Path, table: &str) -> serde_json::Value {
     let log = dir.join(format!(
@@ -129,14 +159,10 @@ async fn every_transform_is_a_generated_partition_column() {
         .await
         .unwrap();
     assert_eq!(back, rows);
-    let generated: Vec<Generated> = Query::sql(
-        "SELECT id, email_bucket, started_year, ended_hour, code_trunc, n_trunc, on_month \
-         FROM readings ORDER BY id",
-    )
-    .fetch_all(&db)
-    .await
-    .unwrap();
-    assert_eq!(generated, rows.iter().map(expected).collect::<Vec<_>>());
+    assert_eq!(
+        generated_of(&db).await,
+        rows.iter().map(expected).collect::<Vec<_>>()
+    );
     // A generated column is the model's: the schema check does not call it extra.
     db.assert_schema::<Reading>().await.unwrap();
     // Rows land in Hive-style partition directories of the generated columns.
@@ -247,25 +273,16 @@ struct Tick {
     at: DateTime<Utc>,
 }
 
-/// Every data file of `table` under `dir` whose path does not contain `keep`.
+/// Removes every data file of `table` whose path `keep` does not accept; how many went.
 fn remove_files_except(dir: &std::path::Path, table: &str, keep: &dyn Fn(&str) -> bool) -> usize {
-    let mut removed = 0;
-    let mut stack = vec![dir.join("tables").join(table)];
-    while let Some(path) = stack.pop() {
-        for entry in std::fs::read_dir(&path).unwrap() {
-            let path = entry.unwrap().path();
-            let text = path.display().to_string();
-            if path.is_dir() {
-                if !text.ends_with("_delta_log") {
-                    stack.push(path);
-                }
-            } else if text.ends_with(".parquet") && !keep(&text) {
-                std::fs::remove_file(&path).unwrap();
-                removed += 1;
-            }
-        }
+    let gone: Vec<_> = data_files(dir, table)
+        .into_iter()
+        .filter(|p| !keep(&p.display().to_string()))
+        .collect();
+    for path in &gone {
+        std::fs::remove_file(path).unwrap();
     }
-    removed
+    gone.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,36 +388,25 @@ async fn migration_files_create_generated_partition_columns() {
 
     let rows: Vec<Reading> = (1..=6).map(reading).collect();
     db.insert(&rows).await.unwrap();
-    let generated: Vec<Generated> = Query::sql(
-        "SELECT id, email_bucket, started_year, ended_hour, code_trunc, n_trunc, on_month \
-         FROM readings ORDER BY id",
-    )
-    .fetch_all(&db)
-    .await
-    .unwrap();
-    assert_eq!(generated, rows.iter().map(expected).collect::<Vec<_>>());
+    assert_eq!(
+        generated_of(&db).await,
+        rows.iter().map(expected).collect::<Vec<_>>()
+    );
 }
 
 /// The Arrow type of `column` in every data file of `table`, as the file's own schema says.
 fn file_types(dir: &std::path::Path, table: &str, column: &str) -> Vec<String> {
-    let mut types = Vec::new();
-    let mut stack = vec![dir.join("tables").join(table)];
-    while let Some(path) = stack.pop() {
-        for entry in std::fs::read_dir(&path).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                let file = std::fs::File::open(&path).unwrap();
-                let reader =
-                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                        .unwrap();
-                let field = reader.schema().field_with_name(column).unwrap().clone();
-                types.push(field.data_type().to_string());
-            }
-        }
-    }
-    types
+    data_files(dir, table)
+        .iter()
+        .map(|path| {
+            let file = std::fs::File::open(path).unwrap();
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .unwrap();
+            let field = reader.schema().field_with_name(column).unwrap().clone();
+            field.data_type().to_string()
+        })
+        .collect()
 }
 
 /// Upserts, updates and keyed deletes are merges, which rewrite files; they keep the types the
