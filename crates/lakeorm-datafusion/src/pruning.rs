@@ -90,10 +90,16 @@ impl GeneratedPruning {
         let Ok(snapshot) = table.snapshot() else {
             return inner;
         };
-        let partitions = snapshot.metadata().partition_columns().to_vec();
-        let Ok(generated) = snapshot.schema().get_generated_columns() else {
+        let partitions = snapshot.metadata().partition_columns();
+        let Ok(mut generated) = snapshot.schema().get_generated_columns() else {
             return inner;
         };
+        // Most tables have none: nothing to parse, and registration (after every write) stays
+        // as cheap as it was.
+        generated.retain(|g| partitions.contains(&g.name));
+        if generated.is_empty() {
+            return inner;
+        }
         let arrow = snapshot.snapshot().arrow_schema();
         let Ok(df_schema) = DFSchema::try_from(arrow.as_ref().clone()) else {
             return inner;
@@ -101,7 +107,6 @@ impl GeneratedPruning {
         let parser = SessionContext::new();
         let derivations: Vec<Derivation> = generated
             .iter()
-            .filter(|g| partitions.contains(&g.name))
             .filter_map(|g| {
                 let column = lakeorm_core::generated::recognize(&g.name, &g.generation_expr, |c| {
                     arrow
