@@ -29,6 +29,7 @@
 
 use crate::migration::TableState;
 use crate::schema::{LakeType, Partition};
+use crate::sql::quote_ident;
 
 /// A column that the table computes from another column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +73,6 @@ pub fn generated_name(source: &str, transform: Partition) -> Option<String> {
     suffix(transform).map(|suffix| format!("{source}_{suffix}"))
 }
 
-/// `ident` as a Spark SQL identifier.
-fn quoted(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
-}
-
 /// The hex digit at `position` (1-based) of the MD5 of `text`, as a number.
 fn md5_digit(text: &str, position: u8) -> String {
     format!("(INSTR('0123456789abcdef', SUBSTRING(MD5({text}), {position}, 1)) - 1)")
@@ -93,7 +89,8 @@ pub fn generated_column(
     let Some(name) = generated_name(source, transform) else {
         return Ok(None);
     };
-    let c = quoted(source);
+    // Spark SQL whatever the dialect: the expression is stored in the table for every writer.
+    let c = quote_ident(source);
     let integer = matches!(
         ty,
         LakeType::Int8 | LakeType::Int16 | LakeType::Int32 | LakeType::Int64
@@ -144,8 +141,7 @@ pub fn generated_column(
         }
         other => {
             let takes = match other {
-                Partition::Bucket(_) => "text and integer columns",
-                Partition::Truncate(_) => "text and integer columns",
+                Partition::Bucket(_) | Partition::Truncate(_) => "text and integer columns",
                 Partition::Hour => "DateTime<Utc> columns",
                 _ => "date and timestamp columns",
             };

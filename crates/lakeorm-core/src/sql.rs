@@ -85,6 +85,11 @@ pub fn check_partition_types(schema: &LakeSchema, by: &str) -> Result<()> {
     Ok(())
 }
 
+/// `ident` as a Spark SQL identifier: backticks, inner backticks doubled.
+pub fn quote_ident(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
 /// Escapes `text` as a single-quoted SQL string literal.
 pub fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))

@@ -3,11 +3,12 @@
 //! A Delta table partitioned by a transform is partitioned by a generated column
 //! (`created_at_day = CAST(created_at AS DATE)`, see [`lakeorm_core::generated`]), while queries
 //! filter on the source column (`WHERE created_at >= …`). Spark's Delta derives the partition
-//! filter; delta-rs does not, and its file statistics cannot prune hash buckets at all. So the
-//! embedded engine wraps such a table's provider: every filter `source <op> constant` that it is
-//! handed also yields `generated <op'> f(constant)` — equality for every transform, ranges for the
-//! monotonic ones — which the Delta scan prunes partitions with. The derived filters are implied
-//! by the user's, so adding them changes which files are read, never which rows are returned.
+//! filter for the expressions it recognises; delta-rs does not, and file statistics cannot prune
+//! hash buckets at all. So the embedded engine wraps such a table's provider: every filter
+//! `source <op> constant` that it is handed also yields `generated <op'> f(constant)` — equality
+//! for every transform, ranges for the monotonic ones — which the Delta scan prunes partitions
+//! with. The derived filters are implied by the user's, so adding them changes which files are
+//! read, never which rows are returned.
 
 use std::any::Any;
 use std::borrow::Cow;
