@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use lakeorm::{Lake, Query, Row, SortableId};
+use lakeorm::{Lake, Query, Row, SortableId, Statement};
 
 /// The `users` table. `email` is the merge key, so inserting an existing email updates it, and
 /// `created_at` keeps the time of the first insert. The table is partitioned by a hash of
@@ -115,7 +115,7 @@ async fn main() -> lakeorm::Result<()> {
     println!("Ada is now {:?}", ada.age);
 
     let removed = db
-        .delete_where::<User>("country = ?", vec!["FI".into()])
+        .delete_where::<User>(Statement::new("country = ?").bind("FI"))
         .await?;
     println!("deleted {} user(s) in FI", removed.rows_deleted);
 

@@ -1,7 +1,7 @@
 //! Bulk ingest along both write paths, with their throughput.
 //!
-//! Writes the same rows once directly (Arrow in the request) and once through the fast path
-//! (zstd Parquet parts staged under `_staging/<ingest_id>/`, then one `INSERT … SELECT`), and
+//! Writes the same rows once directly (Arrow in the request) and once staged (zstd Parquet
+//! parts under `_staging/<ingest_id>/`, then one `INSERT … SELECT`), and
 //! prints rows per second for each. Without `LAKEORM_SPARK_URL` it runs on the embedded
 //! engine; with it, on that Spark Connect server (`LAKEORM_SPARK_SERVER=sail|spark|…`; the
 //! server must see `LAKEORM_PATH`).
@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use lakeorm::spark::{SparkDriver, SparkServer};
-use lakeorm::{Client, InsertOptions, Lake, Query, Row};
+use lakeorm::{Client, Lake, Query, Row};
 
 #[derive(Lake, Debug, Clone)]
 struct Event {
@@ -82,17 +82,16 @@ async fn main() -> lakeorm::Result<()> {
         .await?
         .n;
 
-    for (label, options, range) in [
-        ("direct", InsertOptions::new().via_direct(), 0..rows),
-        (
-            "fast path",
-            InsertOptions::new().via_object_storage(),
-            rows..2 * rows,
-        ),
-    ] {
+    for (label, staged, range) in [("direct", false, 0..rows), ("staged", true, rows..2 * rows)] {
         let batch = events(range.start + before..range.end + before);
         let started = Instant::now();
-        let report = client.insert_with(&batch, options).await?;
+        let insert = client.insert(&batch);
+        let report = if staged {
+            insert.staged()
+        } else {
+            insert.direct()
+        }
+        .await?;
         let secs = started.elapsed().as_secs_f64();
         println!(
             "{label:>9}: {} rows in {secs:.2} s = {:.0} rows/s ({:?})",

@@ -1,11 +1,11 @@
-//! Every way to read typed: `Query::<T>` (`fetch_all`, `fetch_one`, `fetch_optional`, `fetch`),
-//! `DataFrame` exits (`collect_as`, `stream_as`, `first_as`), the dynamic query builder, and the
-//! engine's native DataFusion handle.
+//! Every way to read typed, all ending in the same terminals (`fetch_all`, `fetch_one`,
+//! `fetch_optional`, `fetch`): `Query::<T>` over SQL, the untyped `DataFrame` (with the engine's
+//! native DataFusion handle), and the dynamic query builder started from a model.
 //!
 //! Run with `cargo run --example typed-helpers`.
 
 use futures::TryStreamExt;
-use lakeorm::{Lake, LocalBuilder, Order, Query, Row};
+use lakeorm::{Lake, LocalBuilder, Order, Query, Row, Statement};
 
 #[derive(Lake, Debug, Clone)]
 struct Product {
@@ -74,7 +74,7 @@ async fn main() -> lakeorm::Result<()> {
     println!("fetch (stream): {cheap:?}");
 
     let df = db
-        .dataframe("SELECT sku, price_cents FROM products", vec![])
+        .dataframe("SELECT sku, price_cents FROM products")
         .await?;
     println!(
         "dataframe: {} rows, schema {:?}",
@@ -91,19 +91,17 @@ async fn main() -> lakeorm::Result<()> {
             native.logical_plan().display_indent()
         );
     }
-    let prices: Vec<Price> = df.collect_as().await?;
-    println!("collect_as: {prices:?}");
+    let prices: Vec<Price> = df.fetch_all().await?;
+    println!("dataframe fetch_all: {prices:?}");
 
     let top: Price = db
-        .query()
-        .from("products")
-        .select(["sku", "price_cents"])
+        .query::<Product>()
+        .select_as::<Price>()
+        .filter(Statement::new("price_cents > ?").bind(0))
         .order_by("price_cents", Order::Desc)
         .limit(1)
-        .dataframe()
-        .await?
-        .first_as()
+        .fetch_one()
         .await?;
-    println!("query builder + first_as: most expensive is {}", top.sku);
+    println!("query builder: most expensive is {}", top.sku);
     Ok(())
 }

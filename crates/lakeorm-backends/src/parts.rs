@@ -193,11 +193,14 @@ impl PartWriter {
     /// Writes a batch, rolling to a new part when the current one is full.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.schema() != self.schema {
-            return Err(Error::Config(format!(
-                "staged batch schema differs from the writer's: {:?} vs {:?}",
-                batch.schema(),
-                self.schema
-            )));
+            return Err(Error::data_invalid(
+                "a staged batch",
+                format!(
+                    "its schema differs from the writer's: {:?} vs {:?}",
+                    batch.schema(),
+                    self.schema
+                ),
+            ));
         }
         // Slices keep one huge batch from overshooting a part or a row group by much.
         let step = (self.options.row_group_rows / 4).max(1024);

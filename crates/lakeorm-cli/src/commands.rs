@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
-use futures::TryStreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use lakeorm::backends::{ObjectStoreBackend, from_uri};
 use lakeorm::delta::DeltaDialect;
@@ -17,7 +16,7 @@ use lakeorm::iceberg::IcebergDialect;
 use lakeorm::migrate::{Generator, MigrationState, Registry};
 #[cfg(feature = "spark")]
 use lakeorm::spark::{SparkDriver, SparkServer};
-use lakeorm::{Backend, Client, ClientOptions, Dialect, Error, Statement};
+use lakeorm::{Backend, Client, ClientOptions, Dialect, Error};
 
 #[cfg(feature = "spark")]
 use crate::SparkServerKind;
@@ -291,9 +290,9 @@ pub(crate) async fn verify(target: &Target, models: Option<&str>) -> Result<Exit
 
 pub(crate) async fn sql(target: &Target, query: &str, format: Format) -> Result<ExitCode> {
     let client = target.client().await?;
-    let result = client.query_batches(Statement::new(query)).await?;
-    let schema = result.schema.clone();
-    let batches: Vec<RecordBatch> = result.batches.try_collect().await?;
+    let df = client.dataframe(query).await?;
+    let schema = df.schema().clone();
+    let batches: Vec<RecordBatch> = df.collect().await?;
     let mut out = std::io::stdout().lock();
     match format {
         Format::Table => {

@@ -64,6 +64,69 @@ pub fn stamp_update<T: AutoTimestamp>(field: &mut T, now: DateTime<Utc>) {
     field.set(stored_precision(now));
 }
 
+/// The value a write at `now` stores for a `create_time` field, leaving the record as it is.
+pub fn stamped_create<T: AutoTimestamp + Clone>(field: &T, now: DateTime<Utc>) -> T {
+    let mut value = field.clone();
+    stamp_create(&mut value, now);
+    value
+}
+
+/// The value a write at `now` stores for an `update_time` field, leaving the record as it is.
+pub fn stamped_update<T: AutoTimestamp + Clone>(field: &T, now: DateTime<Utc>) -> T {
+    let mut value = field.clone();
+    stamp_update(&mut value, now);
+    value
+}
+
+/// Types that can be a key (`#[lake(pk)]`, `#[lake(merge_key)]`): scalars that always have a
+/// value and compare exactly. Not `Option` (a key must have a value), not floats (NaN and
+/// rounding make equality unreliable), not lists or structs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a key column",
+    label = "not a key type",
+    note = "a key must always have a value and compare exactly: keys take bool, integers, String, \
+            Vec<u8>, dates, timestamps, rust_decimal::Decimal, uuid::Uuid or lakeorm::SortableId, \
+            never an Option"
+)]
+pub trait KeyColumn {}
+
+macro_rules! key_columns {
+    ($($ty:ty),* $(,)?) => { $(impl KeyColumn for $ty {})* };
+}
+
+key_columns!(
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    String,
+    Vec<u8>,
+    NaiveDate,
+    DateTime<Utc>,
+    NaiveDateTime,
+    rust_decimal::Decimal,
+    uuid::Uuid,
+    SortableId,
+);
+
+/// Types `#[lake(decimal(P, S))]` applies to: `rust_decimal::Decimal`, and `Option`s and `Vec`s
+/// of it.
+#[diagnostic::on_unimplemented(
+    message = "`decimal(P, S)` applies to rust_decimal::Decimal fields, but this field is `{Self}`",
+    label = "not a decimal",
+    note = "use rust_decimal::Decimal, or an Option or Vec of it"
+)]
+pub trait DecimalColumn {}
+
+impl DecimalColumn for rust_decimal::Decimal {}
+impl<T: DecimalColumn> DecimalColumn for Option<T> {}
+impl<T: DecimalColumn> DecimalColumn for Vec<T> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

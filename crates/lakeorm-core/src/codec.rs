@@ -10,9 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::column::{ColumnBuilder, ColumnReader, ColumnValue, StringReader, TypeHint};
-use crate::decode::DecodeError;
-use crate::encode::EncodeError;
-use crate::json::JsonError;
+use crate::convert::{DecodeError, EncodeError, JsonError};
 use crate::schema::{ColumnType, LakeType};
 
 /// Stores a field of type `T` in one column.

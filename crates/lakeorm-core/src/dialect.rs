@@ -44,7 +44,7 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
 
     /// Quotes an identifier for this dialect's SQL.
     fn quote_ident(&self, ident: &str) -> String {
-        crate::sql::quote_ident(ident)
+        crate::quote::quote_ident(ident)
     }
 
     /// The SQL statements that carry out `plan` on a SQL engine, in order, with their bound

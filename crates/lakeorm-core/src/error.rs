@@ -2,14 +2,13 @@
 //!
 //! Every fallible call returns [`Result<T>`]. Errors carry enough context to act on without a
 //! debugger: the table, the column, the row or the URI involved, and a hint where one exists.
-//! [`Error::is_retryable`] tells callers (and lakeorm's own commit loops) which failures are worth
-//! another attempt.
+//! [`Error::kind`] sorts every variant into a small [`ErrorKind`] for callers that branch on the
+//! kind of failure rather than on its details, and [`Error::is_retryable`] tells callers (and
+//! lakeorm's own commit loops) which failures are worth another attempt.
 
 use std::fmt;
 
-use crate::decode::DecodeError;
-use crate::encode::EncodeError;
-use crate::json::JsonError;
+use crate::convert::{DecodeError, EncodeError, JsonError};
 use crate::validate::ValidationError;
 
 /// `Result` with lakeorm's [`Error`] as the default error type.
@@ -41,6 +40,32 @@ pub enum Error {
     /// A query that must return a row returned none.
     #[error("lakeorm: no rows")]
     NoRows,
+
+    /// The table does not exist (it has not been migrated, or was dropped).
+    #[error("lakeorm: table `{table}` not found{}; create it with a migration or `Client::migrate`", location.as_ref().map(|l| format!(" at `{l}`")).unwrap_or_default())]
+    TableNotFound {
+        /// The table as the dialect names it.
+        table: String,
+        /// Where the table was looked for, when it has a location of its own.
+        location: Option<String>,
+    },
+
+    /// The client, or its driver, was closed; open a new one.
+    #[error("lakeorm: {what} is closed")]
+    Closed {
+        /// What was closed (`"the client"`, `"the Spark Connect driver"`).
+        what: String,
+    },
+
+    /// Data read back from a table is not what lakeorm wrote there (a corrupt record of lakeorm's
+    /// own bookkeeping, a value outside its column's range).
+    #[error("lakeorm: invalid data in {what}: {reason}")]
+    DataInvalid {
+        /// Where the data was read (`"the idempotency record of key `k`"`).
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     /// A model (a `#[derive(Lake)]` type) cannot be used as asked, e.g. an upsert on a model
     /// without keys.
@@ -114,11 +139,14 @@ pub enum Error {
     #[error("lakeorm: invalid configuration: {0}")]
     Config(String),
 
-    /// A SQL text or its parameters are malformed.
+    /// A SQL text or its parameters are malformed, or the engine rejected the statement.
     #[error("lakeorm: SQL error: {message}")]
     Sql {
         /// What is wrong, with the offending fragment.
         message: String,
+        /// The engine's own error, when the engine rejected the statement.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// Storage (object store, local files) failed.
@@ -158,7 +186,88 @@ pub enum Error {
     Arrow(#[from] arrow::error::ArrowError),
 }
 
+/// The kind of an [`Error`]: what callers branch on when the details do not matter.
+///
+/// New kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Records or data are invalid: a failed validation, a value that cannot be encoded or
+    /// decoded, a malformed JSON document, a corrupt stored record.
+    DataInvalid,
+    /// A model cannot be used as asked.
+    InvalidModel,
+    /// An option, URI or environment variable is invalid.
+    Config,
+    /// A SQL text or its parameters are malformed, or the engine rejected the statement.
+    Sql,
+    /// A table, or the row a query had to return, does not exist.
+    NotFound,
+    /// The write collided with existing keys or lost against concurrent writers.
+    Conflict,
+    /// The engine, dialect or backend cannot do what was asked.
+    Unsupported,
+    /// The client or its driver was closed.
+    Closed,
+    /// The remote engine is not ready yet; retry later.
+    Unavailable,
+    /// Storage failed, or the client and the engine disagree about it.
+    Storage,
+    /// The execution engine failed.
+    Engine,
+    /// A live table differs from its model, or a migration failed.
+    Schema,
+    /// A broken invariant of lakeorm itself (an Arrow layout error, a write finalized twice).
+    Unexpected,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::DataInvalid => "data invalid",
+            ErrorKind::InvalidModel => "invalid model",
+            ErrorKind::Config => "configuration",
+            ErrorKind::Sql => "sql",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Storage => "storage",
+            ErrorKind::Engine => "engine",
+            ErrorKind::Schema => "schema",
+            ErrorKind::Unexpected => "unexpected",
+        })
+    }
+}
+
 impl Error {
+    /// The kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Validation(_)
+            | Error::Encode(_)
+            | Error::Decode(_)
+            | Error::Json(_)
+            | Error::DataInvalid { .. } => ErrorKind::DataInvalid,
+            Error::InvalidModel { .. } => ErrorKind::InvalidModel,
+            Error::Config(_) => ErrorKind::Config,
+            Error::Sql { .. } => ErrorKind::Sql,
+            Error::NoRows | Error::TableNotFound { .. } => ErrorKind::NotFound,
+            Error::DuplicateKey { .. } | Error::CommitConflict { .. } => ErrorKind::Conflict,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Closed { .. } => ErrorKind::Closed,
+            Error::ClusterNotReady(_) => ErrorKind::Unavailable,
+            Error::ClientStaging(_)
+            | Error::DriverRead(_)
+            | Error::UriMismatch(_)
+            | Error::Storage { .. } => ErrorKind::Storage,
+            Error::Engine { .. } => ErrorKind::Engine,
+            Error::Migration(_) | Error::SchemaMismatch(_) => ErrorKind::Schema,
+            Error::AlreadyFinalized(_) | Error::Arrow(_) => ErrorKind::Unexpected,
+        }
+    }
+
     /// Whether the same call may succeed if retried (after a backoff).
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -193,6 +302,35 @@ impl Error {
             operation: operation.into(),
             retryable,
             source: source.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Sql`] about the statement itself.
+    pub fn sql(message: impl Into<String>) -> Self {
+        Error::Sql {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Shorthand for [`Error::Sql`] when the engine rejected the statement with `source`.
+    pub fn sql_rejected(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Sql {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// Shorthand for [`Error::Closed`].
+    pub fn closed(what: impl Into<String>) -> Self {
+        Error::Closed { what: what.into() }
+    }
+
+    /// Shorthand for [`Error::DataInvalid`].
+    pub fn data_invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::DataInvalid {
+            what: what.into(),
+            reason: reason.into(),
         }
     }
 
@@ -413,6 +551,32 @@ mod tests {
         assert!(!Error::NoRows.is_retryable());
         let io = std::io::Error::other("boom");
         assert!(Error::engine("x", "y", true, io).is_retryable());
+    }
+
+    #[test]
+    fn kinds_sort_variants() {
+        assert_eq!(Error::NoRows.kind(), ErrorKind::NotFound);
+        let missing = Error::TableNotFound {
+            table: "users".into(),
+            location: Some("file:///lake/users".into()),
+        };
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            missing.to_string(),
+            "lakeorm: table `users` not found at `file:///lake/users`; create it with a migration or `Client::migrate`"
+        );
+        assert_eq!(Error::closed("the client").kind(), ErrorKind::Closed);
+        assert_eq!(
+            Error::closed("the client").to_string(),
+            "lakeorm: the client is closed"
+        );
+        let rejected = Error::sql_rejected("bad", std::io::Error::other("parse"));
+        assert_eq!(rejected.kind(), ErrorKind::Sql);
+        assert!(std::error::Error::source(&rejected).is_some());
+        assert_eq!(
+            Error::data_invalid("the record", "not JSON").kind(),
+            ErrorKind::DataInvalid
+        );
     }
 
     #[test]

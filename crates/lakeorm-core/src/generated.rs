@@ -28,8 +28,8 @@
 //! Iceberg dialect, whose transforms are native.
 
 use crate::migration::TableState;
+use crate::quote::quote_ident;
 use crate::schema::{LakeType, Partition};
-use crate::sql::quote_ident;
 
 /// A column that the table computes from another column.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,70 +4,12 @@
 //! values of the wrong kind and trailing data are rejected with the field named, and the record
 //! is validated before it is returned. Nothing is coerced: `"42"` is not a number.
 
-use std::fmt;
-
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Result;
+use crate::convert::{JsonError, json_expected};
 use crate::lake::Lake;
-
-/// A JSON document that does not fit the model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
-    model: Option<&'static str>,
-    path: Vec<String>,
-    message: String,
-}
-
-impl JsonError {
-    /// An error about the value at the current position.
-    pub fn new(message: impl Into<String>) -> Self {
-        JsonError {
-            model: None,
-            path: Vec::new(),
-            message: message.into(),
-        }
-    }
-
-    /// Prefixes the field path (called by the enclosing object or array).
-    pub fn in_field(mut self, field: &str) -> Self {
-        self.path.insert(0, field.to_owned());
-        self
-    }
-
-    /// Names the model the document was decoded into.
-    pub fn for_model(mut self, model: &'static str) -> Self {
-        self.model = Some(model);
-        self
-    }
-
-    /// The dotted path of the offending field (`address.city`, `tags.[2]`); empty for the
-    /// document itself.
-    pub fn path(&self) -> String {
-        self.path.join(".")
-    }
-
-    /// What was wrong.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for JsonError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("lakeorm: invalid JSON")?;
-        if let Some(model) = self.model {
-            write!(f, " for `{model}`")?;
-        }
-        if !self.path.is_empty() {
-            write!(f, " at field `{}`", self.path())?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for JsonError {}
 
 /// Parses one JSON document and nothing after it.
 fn parse_document(bytes: &[u8], model: &'static str) -> Result<Value> {
@@ -100,7 +42,7 @@ pub fn from_json_array<T: Lake>(bytes: &[u8]) -> Result<Vec<T>> {
     let value = parse_document(bytes, model)?;
     let items = value
         .as_array()
-        .ok_or_else(|| crate::column::json_expected("an array", &value).for_model(model))?;
+        .ok_or_else(|| json_expected("an array", &value).for_model(model))?;
     let records = items
         .iter()
         .enumerate()
@@ -108,7 +50,7 @@ pub fn from_json_array<T: Lake>(bytes: &[u8]) -> Result<Vec<T>> {
             T::from_json(item).map_err(|e| e.in_field(&format!("[{i}]")).for_model(model))
         })
         .collect::<std::result::Result<Vec<T>, JsonError>>()?;
-    crate::validate::validate(&records)?;
+    crate::lake::validate(&records)?;
     Ok(records)
 }
 
@@ -120,7 +62,7 @@ pub fn object<'a>(
 ) -> std::result::Result<&'a serde_json::Map<String, Value>, JsonError> {
     let object = value
         .as_object()
-        .ok_or_else(|| crate::column::json_expected("an object", value))?;
+        .ok_or_else(|| json_expected("an object", value))?;
     if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(JsonError::new(format!(
             "unknown field; expected one of: {}",

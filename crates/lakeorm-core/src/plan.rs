@@ -129,7 +129,11 @@ pub enum MergeAction {
     Error,
 }
 
-/// A SQL text with positional `?` parameters.
+/// A SQL text with positional `?` parameters, bound with [`bind`](Self::bind).
+///
+/// Every call that takes SQL takes a statement (`&str` and `String` convert into one without
+/// parameters), so values are bound the same way everywhere:
+/// `Statement::new("DELETE FROM users WHERE country = ?").bind("GB")`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     /// The SQL, with `?` placeholders.
@@ -139,7 +143,7 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// A statement without parameters.
+    /// A statement without parameters yet.
     pub fn new(sql: impl Into<String>) -> Self {
         Statement {
             sql: sql.into(),
@@ -147,12 +151,23 @@ impl Statement {
         }
     }
 
-    /// A statement with parameters.
-    pub fn with_params(sql: impl Into<String>, params: Vec<Param>) -> Self {
-        Statement {
-            sql: sql.into(),
-            params,
-        }
+    /// Binds the next `?` (values are sent as typed parameters, never spliced into the SQL).
+    #[must_use]
+    pub fn bind(mut self, value: impl Into<Param>) -> Self {
+        self.params.push(value.into());
+        self
+    }
+}
+
+impl From<&str> for Statement {
+    fn from(sql: &str) -> Self {
+        Statement::new(sql)
+    }
+}
+
+impl From<String> for Statement {
+    fn from(sql: String) -> Self {
+        Statement::new(sql)
     }
 }
 

@@ -11,10 +11,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use svix_ksuid::{Ksuid, KsuidLike};
 
-use crate::column::{ColumnValue, ListElement, StringReader, TypeHint, json_expected};
-use crate::decode::DecodeError;
-use crate::encode::EncodeError;
-use crate::json::JsonError;
+use crate::column::{ColumnValue, ListElement, StringReader, TypeHint};
+use crate::convert::json_expected;
+use crate::convert::{DecodeError, EncodeError, JsonError};
 use crate::schema::{ColumnType, LakeType};
 
 /// A KSUID: 4 bytes of seconds and 16 random bytes, printed as 27 base62 characters.

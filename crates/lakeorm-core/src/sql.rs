@@ -15,6 +15,7 @@ use crate::migration::{ColumnState, PartitionField, Safety, SchemaChange, TableS
 use crate::plan::{
     ExecutionPlan, MergeAction, Predicate, Statement, TableFormat, TableRef, TableSpec, WriteSource,
 };
+use crate::quote::string_literal;
 use crate::schema::{INGEST_ID_COLUMN, LakeSchema, LakeType, Partition};
 
 /// What a dialect contributes to Spark SQL rendering.
@@ -83,16 +84,6 @@ pub fn check_partition_types(schema: &LakeSchema, by: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `ident` as a Spark SQL identifier: backticks, inner backticks doubled.
-pub fn quote_ident(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
-}
-
-/// Escapes `text` as a single-quoted SQL string literal.
-pub fn string_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// The Spark SQL type of `ty`, with the given names for its leaf types.
@@ -461,14 +452,14 @@ pub fn render<D: SparkSqlDialect + ?Sized>(
                 key_condition(dialect, columns)?
             ),
             Predicate::Sql(statement) => {
-                return Ok(vec![Statement::with_params(
-                    format!(
+                return Ok(vec![Statement {
+                    sql: format!(
                         "DELETE FROM {} WHERE {}",
                         qualified(dialect, table),
                         statement.sql
                     ),
-                    statement.params.clone(),
-                )]);
+                    params: statement.params.clone(),
+                }]);
             }
         },
         ExecutionPlan::Optimize { table, .. } => format!("OPTIMIZE {}", qualified(dialect, table)),

@@ -1,7 +1,7 @@
 //! Validation at the application boundary.
 //!
 //! The derive turns `#[lake(validate = "…")]` into code that checks every rule of every field and
-//! reports **all** failures at once; [`validate`] does the same for a slice of records. Rules are
+//! reports **all** failures at once; [`validate`](crate::validate()) does the same for a slice of records. Rules are
 //! the `validator` crate's (email, url, length, range, regex) plus `uuid`, `non_empty` and
 //! custom rules registered at runtime with [`register_validator`].
 
@@ -10,8 +10,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock, RwLock};
-
-use crate::lake::Lake;
 
 /// One failed rule on one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +58,11 @@ impl ValidationError {
         &self.errors
     }
 
+    /// All failures, owned.
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     /// The first failure of the Rust field `field`.
     pub fn field(&self, field: &str) -> Option<&FieldError> {
         self.errors.iter().find(|e| e.field == field)
@@ -98,20 +101,6 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
-
-/// Validates every record and reports the failures of all of them, each tagged with its index.
-pub fn validate<T: Lake>(records: &[T]) -> Result<(), ValidationError> {
-    let mut all = Vec::new();
-    for (row, record) in records.iter().enumerate() {
-        if let Err(e) = record.validate() {
-            all.extend(e.errors.into_iter().map(|mut fe| {
-                fe.row = Some(row);
-                fe
-            }));
-        }
-    }
-    ValidationError::new(T::schema().type_name(), all).into_result()
-}
 
 /// A registered rule; `None` when the value is not of the type the rule was registered for.
 type CustomFn = Arc<dyn Fn(&dyn Any) -> Option<Result<(), String>> + Send + Sync>;

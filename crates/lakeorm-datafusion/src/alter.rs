@@ -32,9 +32,7 @@ const REWRITE_FEATURES: [&str; 4] = [
 ];
 
 fn sql_error(message: impl Into<String>) -> Error {
-    Error::Sql {
-        message: message.into(),
-    }
+    Error::sql(message)
 }
 
 /// Arrow types as a Delta table stores them: DataFusion may scan strings and binaries as views.

@@ -60,9 +60,7 @@ pub(crate) enum Ddl {
 }
 
 fn syntax(sql: &str, message: impl Into<String>) -> Error {
-    Error::Sql {
-        message: format!("{}: in `{}`", message.into(), sql.trim()),
-    }
+    Error::sql(format!("{}: in `{}`", message.into(), sql.trim()))
 }
 
 struct Parser<'a> {

@@ -121,11 +121,9 @@ impl DeltaOps<'_> {
         self.catalog
             .latest(&spec.table.name, location)
             .await?
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "table `{}` does not exist at {location}; call client.migrate::<Model>() first",
-                    spec.table.name
-                ))
+            .ok_or_else(|| Error::TableNotFound {
+                table: spec.table.name.clone(),
+                location: Some(location.to_string()),
             })
     }
 
@@ -530,9 +528,7 @@ fn bound_expr(schema: &LakeSchema, predicate: &Statement) -> Result<Expr> {
     let ctx = SessionContext::new();
     let expr = ctx
         .parse_sql_expr(&sql, &df_schema)
-        .map_err(|e| Error::Sql {
-            message: format!("invalid predicate `{}`: {e}", predicate.sql),
-        })?;
+        .map_err(|e| Error::sql(format!("invalid predicate `{}`: {e}", predicate.sql)))?;
     let values: Vec<ScalarValue> = to_scalars(&predicate.params)?;
     let bound = expr
         .transform(|e| {

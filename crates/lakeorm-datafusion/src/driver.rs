@@ -30,7 +30,7 @@ use crate::placeholders::bind_statement;
 /// Tables under the Backend's `tables/` prefix are visible to SQL by name (unqualified) without
 /// registration; tables created or changed by another process are picked up at the next query.
 pub struct EmbeddedDriver {
-    ctx: SessionContext,
+    session: SessionContext,
     catalog: Arc<LakeSchemaProvider>,
     closed: AtomicBool,
 }
@@ -52,7 +52,7 @@ impl EmbeddedDriver {
         // Spark-like SQL: backtick identifiers, Spark's literal and function syntax where
         // DataFusion supports it.
         config.options_mut().sql_parser.dialect = SqlDialect::Databricks;
-        let ctx = SessionContext::new_with_config(config);
+        let session = SessionContext::new_with_config(config);
         let store = backend.object_store();
         let root = backend.root().as_url();
         let store_url = Url::parse(&format!(
@@ -61,20 +61,25 @@ impl EmbeddedDriver {
             root.host_str().unwrap_or("")
         ))
         .map_err(|e| Error::Config(format!("backend root {root}: {e}")))?;
-        ctx.register_object_store(&store_url, store);
+        session.register_object_store(&store_url, store);
         crate::logstores::register(root.scheme());
 
         let catalog = Arc::new(LakeSchemaProvider::new(backend));
-        let default_catalog = ctx
-            .catalog("lakeorm")
-            .ok_or_else(|| Error::Config("the engine's default catalog is missing".into()))?;
+        let default_catalog = session.catalog("lakeorm").ok_or_else(|| {
+            Error::engine(
+                ENGINE,
+                "opening the session",
+                false,
+                "DataFusion did not create the `lakeorm` catalog it was configured with",
+            )
+        })?;
         default_catalog
             .register_schema("default", Arc::clone(&catalog) as Arc<dyn SchemaProvider>)
             .map_err(|e| errors::datafusion("registering the lake schema", e))?;
         let found = catalog.discover().await?;
         tracing::debug!(tables = ?found, "embedded engine opened");
         Ok(EmbeddedDriver {
-            ctx,
+            session,
             catalog,
             closed: AtomicBool::new(false),
         })
@@ -82,12 +87,12 @@ impl EmbeddedDriver {
 
     /// The DataFusion session queries run in (tables are registered in it by name).
     pub fn session(&self) -> &SessionContext {
-        &self.ctx
+        &self.session
     }
 
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Config("the embedded engine is closed".into()));
+            return Err(Error::closed("the embedded engine"));
         }
         Ok(())
     }
@@ -95,22 +100,18 @@ impl EmbeddedDriver {
     fn ops(&self) -> DeltaOps<'_> {
         DeltaOps {
             catalog: &self.catalog,
-            session: &self.ctx,
+            session: &self.session,
         }
     }
 
     async fn dataframe(&self, statement: &Statement) -> Result<datafusion::prelude::DataFrame> {
         let sql = bind_statement(statement)?;
-        let df = self.ctx.sql(&sql).await.map_err(|e| Error::Sql {
-            message: e.to_string(),
-        })?;
+        let df = self.session.sql(&sql).await.map_err(errors::rejected)?;
         if statement.params.is_empty() {
             return Ok(df);
         }
         df.with_param_values(to_scalars(&statement.params)?)
-            .map_err(|e| Error::Sql {
-                message: e.to_string(),
-            })
+            .map_err(errors::rejected)
     }
 }
 
@@ -263,7 +264,7 @@ impl lakeorm_core::Driver for EmbeddedDriver {
         // the difference between "sees other storage" and "cannot read".
         let url = ListingTableUrl::parse(location.as_str()).map_err(read_error)?;
         let store = self
-            .ctx
+            .session
             .runtime_env()
             .object_store(url.object_store())
             .map_err(read_error)?;
@@ -274,7 +275,7 @@ impl lakeorm_core::Driver for EmbeddedDriver {
             Err(e) => return Err(errors::driver_read(location, e)),
         }
         let df = self
-            .ctx
+            .session
             .read_parquet(location.as_str(), ParquetReadOptions::default())
             .await
             .map_err(read_error)?;
@@ -304,7 +305,7 @@ impl lakeorm_core::Driver for EmbeddedDriver {
 
     async fn ping(&self) -> Result<()> {
         self.check_open()?;
-        self.ctx
+        self.session
             .sql("SELECT 1")
             .await
             .map_err(|e| errors::datafusion("ping", e))?

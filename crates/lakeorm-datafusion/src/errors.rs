@@ -1,5 +1,6 @@
 //! Engine errors as lakeorm errors: commit conflicts become the retryable
-//! [`Error::CommitConflict`], everything else an [`Error::Engine`] naming the operation.
+//! [`Error::CommitConflict`], a missing table [`Error::TableNotFound`], a rejected statement
+//! [`Error::Sql`], everything else an [`Error::Engine`] naming the operation.
 
 use datafusion::error::DataFusionError;
 use deltalake::DeltaTableError;
@@ -33,4 +34,22 @@ pub(crate) fn driver_read(location: &Location, error: impl Into<DataFusionError>
         driver: ENGINE.to_owned(),
         source: Box::new(error.into()),
     })
+}
+
+/// DataFusion's refusal of a statement as a lakeorm error: a missing table is
+/// [`Error::TableNotFound`], anything else [`Error::Sql`] carrying DataFusion's error.
+pub(crate) fn rejected(error: DataFusionError) -> Error {
+    // DataFusion reports a missing table only as plan text: `table 'catalog.schema.name' not
+    // found`.
+    if let DataFusionError::Plan(message) = error.find_root()
+        && let Some(table) = message
+            .strip_prefix("table '")
+            .and_then(|rest| rest.strip_suffix("' not found"))
+    {
+        return Error::TableNotFound {
+            table: table.rsplit('.').next().unwrap_or(table).to_owned(),
+            location: None,
+        };
+    }
+    Error::sql_rejected(error.to_string(), error)
 }

@@ -23,15 +23,12 @@ pub(crate) fn to_scalar(param: &Param) -> Result<ScalarValue> {
             ScalarValue::TimestampMicrosecond(Some(t.and_utc().timestamp_micros()), None)
         }
         Param::Decimal(d) => {
-            let scale = i8::try_from(d.scale()).map_err(|_| Error::Sql {
-                message: format!("decimal parameter {d} has too large a scale"),
-            })?;
+            let scale = i8::try_from(d.scale())
+                .map_err(|_| Error::sql(format!("decimal parameter {d} has too large a scale")))?;
             ScalarValue::Decimal128(Some(d.mantissa()), 38, scale)
         }
         other => {
-            return Err(Error::Sql {
-                message: format!("unsupported parameter {other:?}"),
-            });
+            return Err(Error::sql(format!("unsupported parameter {other:?}")));
         }
     })
 }

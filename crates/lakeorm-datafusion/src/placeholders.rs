@@ -16,9 +16,7 @@ pub fn bind_positional(sql: &str) -> Result<(String, usize)> {
     let dialect = DatabricksDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
-        .map_err(|e| Error::Sql {
-            message: format!("cannot tokenize `{sql}`: {e}"),
-        })?;
+        .map_err(|e| Error::sql(format!("cannot tokenize `{sql}`: {e}")))?;
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
@@ -51,17 +49,17 @@ pub fn bind_positional(sql: &str) -> Result<(String, usize)> {
         }
     }
     if dollar && !question_marks.is_empty() {
-        return Err(Error::Sql {
-            message: "mix of `?` and `$n` placeholders; use `?` throughout".into(),
-        });
+        return Err(Error::sql(
+            "mix of `?` and `$n` placeholders; use `?` throughout",
+        ));
     }
     let mut out = String::with_capacity(sql.len() + question_marks.len() * 2);
     let mut last = 0;
     for (index, offset) in question_marks.iter().enumerate() {
         if sql.as_bytes().get(*offset) != Some(&b'?') {
-            return Err(Error::Sql {
-                message: format!("placeholder position {offset} in `{sql}` is not a `?`"),
-            });
+            return Err(Error::sql(format!(
+                "placeholder position {offset} in `{sql}` is not a `?`"
+            )));
         }
         out.push_str(&sql[last..*offset]);
         out.push_str(&format!("${}", index + 1));
@@ -76,13 +74,11 @@ pub fn bind_positional(sql: &str) -> Result<(String, usize)> {
 pub fn bind_statement(statement: &Statement) -> Result<String> {
     let (sql, count) = bind_positional(&statement.sql)?;
     if count != statement.params.len() {
-        return Err(Error::Sql {
-            message: format!(
-                "`{}` has {count} placeholder(s) but {} parameter(s) were bound",
-                statement.sql,
-                statement.params.len()
-            ),
-        });
+        return Err(Error::sql(format!(
+            "`{}` has {count} placeholder(s) but {} parameter(s) were bound",
+            statement.sql,
+            statement.params.len()
+        )));
     }
     Ok(sql)
 }
@@ -128,11 +124,11 @@ mod tests {
 
     #[test]
     fn statements_need_one_parameter_per_placeholder() {
-        let ok = Statement::with_params("a = ? AND b = ?", vec![1.into(), 2.into()]);
+        let ok = Statement::new("a = ? AND b = ?").bind(1).bind(2);
         assert_eq!(bind_statement(&ok).unwrap(), "a = $1 AND b = $2");
-        let short = Statement::with_params("a = ? AND b = ?", vec![1.into()]);
+        let short = Statement::new("a = ? AND b = ?").bind(1);
         assert!(
-            matches!(bind_statement(&short), Err(Error::Sql { message }) if message.contains("2 placeholder(s) but 1"))
+            matches!(bind_statement(&short), Err(Error::Sql { message, .. }) if message.contains("2 placeholder(s) but 1"))
         );
     }
 

@@ -115,7 +115,7 @@ impl Dialect for DeltaDialect {
             format!(
                 "ALTER TABLE {} SET TBLPROPERTIES ({} = 'true')",
                 sql::qualified_ref(self, table),
-                sql::string_literal(key)
+                lakeorm_core::quote::string_literal(key)
             )
         };
         match change {

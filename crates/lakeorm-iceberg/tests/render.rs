@@ -128,7 +128,7 @@ fn updates_and_deletes() {
     };
     let by_sql = ExecutionPlan::Delete {
         table: spec(&d),
-        predicate: Predicate::Sql(Statement::with_params("country = ?", vec!["GB".into()])),
+        predicate: Predicate::Sql(Statement::new("country = ?").bind("GB")),
     };
     let rendered = d.render(&by_sql).unwrap();
     assert_eq!(

@@ -1,8 +1,9 @@
 //! Checks across attributes and fields, run after parsing so that every problem is reported.
 //!
 //! Checks that depend on what a type *is* (a timestamp for `auto`, a bucketable type for
-//! `partition`) are left to the compiler: the generated code asserts trait bounds spanned at the
-//! attribute. What is checked here is what the syntax alone decides.
+//! `partition`, a type that can be a key, a decimal that needs its precision) are left to the
+//! compiler: the generated code asserts trait bounds spanned at the attribute, so an alias
+//! cannot hide the type. What is checked here is what the attributes alone decide.
 
 use std::collections::HashMap;
 
@@ -41,23 +42,6 @@ fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
 /// column nullability itself comes from the type system).
 pub(crate) fn is_option(ty: &Type) -> bool {
     generic_arg(ty, "Option").is_some()
-}
-
-/// The innermost type under `Option<…>` and `Vec<…>` wrappers.
-fn innermost(ty: &Type) -> &Type {
-    let mut ty = ty;
-    while let Some(inner) = generic_arg(ty, "Option").or_else(|| generic_arg(ty, "Vec")) {
-        ty = inner;
-    }
-    ty
-}
-
-/// Whether the innermost type is named `Decimal` (rust_decimal's), which needs `decimal(P, S)`.
-pub(crate) fn is_decimal(ty: &Type) -> bool {
-    match innermost(ty) {
-        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Decimal"),
-        _ => false,
-    }
 }
 
 pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
@@ -106,16 +90,9 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
         }
 
         // Keys.
-        let option = is_option(&field.ty);
         for (key, slot) in [("pk", &a.pk), ("merge_key", &a.merge_key)] {
-            let Some(s) = slot else { continue };
-            if option {
-                cx.error_at(
-                    s.span,
-                    format!(
-                        "`{key}` cannot be on an `Option` field: a key must always have a value"
-                    ),
-                );
+            if slot.is_none() {
+                continue;
             }
             if let Some(n) = &a.nullable {
                 cx.error_at(
@@ -153,19 +130,6 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
             }
             if let Some(auto) = &a.auto {
                 cx.error_at(auto.span, "`auto` contradicts `json`");
-            }
-        } else {
-            let decimal_type = is_decimal(&field.ty);
-            match (&a.decimal, decimal_type) {
-                (Some(d), false) => cx.error_at(
-                    d.span,
-                    "`decimal(P, S)` applies to rust_decimal::Decimal fields (or Option/Vec of them)",
-                ),
-                (None, true) => cx.error_spanned_by(
-                    &field.ty,
-                    "a Decimal field needs its precision and scale: add #[lake(decimal(P, S))], e.g. decimal(18, 2)",
-                ),
-                _ => {}
             }
         }
     }

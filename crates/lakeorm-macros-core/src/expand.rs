@@ -64,7 +64,6 @@ impl Ctx<'_> {
     }
 
     fn hint(&self, field: &Field) -> TokenStream {
-        let krate = &self.krate;
         let decimal = match &field.attrs.decimal {
             Some(d) => {
                 let (p, s) = d.value;
@@ -74,7 +73,8 @@ impl Ctx<'_> {
         };
         let nullable =
             field.attrs.nullable.is_some() || (field.attrs.json.is_some() && is_option(&field.ty));
-        quote!(#krate::TypeHint { decimal: #decimal, nullable: #nullable })
+        let p = self.private();
+        quote!(#p::TypeHint { decimal: #decimal, nullable: #nullable })
     }
 }
 
@@ -322,34 +322,49 @@ fn validate_fn(cx: &Ctx<'_>) -> TokenStream {
     }
 }
 
+/// `append_stamped`, for models with `auto` fields: each stamped value is computed from the
+/// field and appended straight to its column, so writes neither copy nor change the records.
 fn stamp_fn(cx: &Ctx<'_>) -> TokenStream {
-    let p = cx.private();
-    let stamps: Vec<TokenStream> = cx
-        .columns()
-        .filter_map(|(_, f)| {
-            let auto = f.attrs.auto.as_ref()?;
-            let ident = &f.ident;
-            let span = auto.span;
-            let stamp = match auto.value {
-                Auto::CreateTime => quote!(stamp_create),
-                Auto::UpdateTime => quote!(stamp_update),
-            };
-            Some(respan(quote!(#p::#stamp(&mut self.#ident, __now);), span))
-        })
-        .collect();
-    if stamps.is_empty() {
+    if cx.columns().all(|(_, f)| f.attrs.auto.is_none()) {
         return TokenStream::new();
     }
+    let krate = &cx.krate;
+    let p = cx.private();
+    let appends = cx.columns().map(|(i, f)| {
+        let slot = field_slot(i);
+        let codec = cx.codec(f);
+        let ident = &f.ident;
+        let column = &f.column;
+        let value = match &f.attrs.auto {
+            Some(auto) => {
+                let stamped = match auto.value {
+                    Auto::CreateTime => quote!(stamped_create),
+                    Auto::UpdateTime => quote!(stamped_update),
+                };
+                let value = respan(quote!(#p::#stamped(&self.#ident, __now)), auto.span);
+                quote!(&#value)
+            }
+            None => quote!(&self.#ident),
+        };
+        quote!(#codec::append(#value, &mut __b.#slot).map_err(|e| e.in_column(#column))?;)
+    });
     quote! {
-        fn stamp_auto(&mut self, __now: #p::chrono::DateTime<#p::chrono::Utc>) {
-            #(#stamps)*
+        fn append_stamped(
+            &self,
+            __b: &mut <Self as #krate::ColumnValue>::Builder,
+            __now: #p::chrono::DateTime<#p::chrono::Utc>,
+        ) -> #p::Result<(), #krate::EncodeError> {
+            #(#appends)*
+            __b.__nulls.append_non_null();
+            ::core::result::Result::Ok(())
         }
     }
 }
 
 /// Trait-bound assertions spanned at the attributes that need them, so that `partition =
-/// "hour"` on a date fails at the attribute with the trait's note. (`auto` needs none: the
-/// stamping code itself is spanned at the attribute.)
+/// "hour"` on a date or `pk` on an `Option` fails at the attribute with the trait's note, however
+/// the type is spelled. (`auto` needs none: the stamping code itself is spanned at the
+/// attribute.)
 fn assertions(cx: &Ctx<'_>) -> TokenStream {
     let p = cx.private();
     let checks: Vec<TokenStream> = cx
@@ -378,10 +393,52 @@ fn assertions(cx: &Ctx<'_>) -> TokenStream {
                     ty.span(),
                 )
             });
-            supported.into_iter().chain(partition)
+            let keys = [&f.attrs.pk, &f.attrs.merge_key]
+                .into_iter()
+                .flatten()
+                .map(|key| {
+                    respan(
+                        quote!({ fn __check<T: #p::KeyColumn>() {} __check::<#ty>(); }),
+                        key.span,
+                    )
+                });
+            let decimal = f.attrs.decimal.as_ref().map(|d| {
+                respan(
+                    quote!({ fn __check<T: #p::DecimalColumn>() {} __check::<#ty>(); }),
+                    d.span,
+                )
+            });
+            supported
+                .into_iter()
+                .chain(partition)
+                .chain(keys.collect::<Vec<_>>())
+                .chain(decimal)
         })
         .collect();
-    if checks.is_empty() {
+    // A type that needs `decimal(P, S)` is known only to the type system (an alias of Decimal
+    // looks like any other name), so the check is a constant evaluated at compile time.
+    let precision: Vec<TokenStream> = cx
+        .columns()
+        .filter(|(_, f)| f.attrs.json.is_none() && f.attrs.decimal.is_none())
+        .map(|(_, f)| {
+            let ty = &f.ty;
+            let krate = &cx.krate;
+            let message = format!(
+                "field `{}` is a decimal without a precision and scale: add #[lake(decimal(P, S))], e.g. decimal(18, 2)",
+                f.ident
+            );
+            respan(
+                quote! {
+                    const _: () = ::core::assert!(
+                        !<#ty as #krate::ColumnValue>::NEEDS_PRECISION,
+                        #message
+                    );
+                },
+                ty.span(),
+            )
+        })
+        .collect();
+    if checks.is_empty() && precision.is_empty() {
         return TokenStream::new();
     }
     quote! {
@@ -389,6 +446,7 @@ fn assertions(cx: &Ctx<'_>) -> TokenStream {
         fn __lake_assertions() {
             #(#checks)*
         }
+        #(#precision)*
     }
 }
 
@@ -516,7 +574,7 @@ fn column_value_impl(cx: &Ctx<'_>, schema_fn: &TokenStream) -> TokenStream {
             type Builder = #builder;
             type Reader = #reader;
 
-            fn column_type(__hint: &#krate::TypeHint) -> #krate::ColumnType {
+            fn column_type(__hint: &#p::TypeHint) -> #krate::ColumnType {
                 #krate::ColumnType {
                     ty: ::core::clone::Clone::clone(<Self as #krate::Row>::schema().row_type()),
                     nullable: __hint.nullable,

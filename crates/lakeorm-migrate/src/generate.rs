@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use lakeorm_core::migration::diff;
-use lakeorm_core::{Dialect, Error, Result, Safety, SchemaChange, TableState};
+use lakeorm_core::{Dialect, Error, MigrationError, Result, Safety, SchemaChange, TableState};
 
 use crate::dir::MigrationDir;
 use crate::file::{IRREVERSIBLE_MARKER, MigrationFile, STATE_MARKER};
@@ -74,7 +74,12 @@ impl<'a> Generator<'a> {
             .format("%Y%m%d%H%M%S")
             .to_string()
             .parse::<i64>()
-            .map_err(|e| Error::Config(format!("clock: {e}")))?;
+            .map_err(|e| MigrationError {
+                file: "migrations".into(),
+                statement: None,
+                reason: format!("the clock reads {now}, which names no migration version"),
+                source: Some(Box::new(e)),
+            })?;
         let mut report = GenerateReport::default();
         let mut pending = Vec::new();
         for model in models {
@@ -125,8 +130,11 @@ impl<'a> Generator<'a> {
     /// The text of the file that takes a table to `state` through `changes`.
     pub fn render(&self, state: &TableState, changes: &[SchemaChange]) -> Result<String> {
         let table = self.dialect.table_ref(&state.table);
-        let state_json = serde_json::to_string(state).map_err(|e| {
-            Error::Config(format!("serialising the state of `{}`: {e}", state.table))
+        let state_json = serde_json::to_string(state).map_err(|e| MigrationError {
+            file: state.table.clone(),
+            statement: None,
+            reason: "the table state does not serialise as JSON".into(),
+            source: Some(Box::new(e)),
         })?;
         let mut out = String::new();
         let _ = writeln!(

@@ -102,15 +102,16 @@ impl Registry {
     /// The registry as JSON (what `print` writes and the CLI reads).
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string_pretty(self)
-            .map_err(|e| Error::Config(format!("serialising the model registry: {e}")))
+            .map_err(|e| Error::data_invalid("the model registry", e.to_string()))
     }
 
     /// Reads a registry printed by a models binary.
     pub fn from_json(text: &str) -> Result<Self> {
         serde_json::from_str(text).map_err(|e| {
-            Error::Config(format!(
-                "the models command did not print a lakeorm model registry ({e}); it should end with `Registry::new().model::<…>().print()`"
-            ))
+            Error::data_invalid(
+                "the output of the models command",
+                format!("not a lakeorm model registry ({e}); the command should end with `Registry::new().model::<…>().print()`"),
+            )
         })
     }
 

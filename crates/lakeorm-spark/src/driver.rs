@@ -391,7 +391,7 @@ fn attach_statement(table: &lakeorm_core::TableSpec, ctx: ExecContext<'_>) -> Op
         "CREATE TABLE IF NOT EXISTS {} USING {} LOCATION {}",
         lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table),
         table.format,
-        lakeorm_core::sql::string_literal(location.as_str())
+        lakeorm_core::quote::string_literal(location.as_str())
     )))
 }
 

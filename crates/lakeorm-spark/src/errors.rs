@@ -39,6 +39,12 @@ pub(crate) fn classify(error: SparkError, operation: &str) -> Error {
             source: Some(Box::new(error)),
         });
     }
+    if let Some(table) = missing_table(&error, &message) {
+        return Error::TableNotFound {
+            table,
+            location: None,
+        };
+    }
     if code == Some(UNIMPLEMENTED) || looks_unsupported(&error, &message) {
         return Error::unsupported(operation, ENGINE, message);
     }
@@ -47,6 +53,35 @@ pub(crate) fn classify(error: SparkError, operation: &str) -> Error {
         Some(UNAVAILABLE | DEADLINE_EXCEEDED | RESOURCE_EXHAUSTED)
     );
     Error::engine(ENGINE, operation, retryable, error)
+}
+
+/// The table a "table or view not found" error names: Spark's error class
+/// `TABLE_OR_VIEW_NOT_FOUND` (its message quotes the name in backticks), or Sail's wording.
+fn missing_table(error: &SparkError, message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let missing = error.error_class == "TABLE_OR_VIEW_NOT_FOUND"
+        || lower.contains("table_or_view_not_found")
+        || lower.contains("table or view not found")
+        || (lower.contains("table") && lower.contains("not found"));
+    if !missing {
+        return None;
+    }
+    // `catalog`.`schema`.`name`: the last of the backticked parts joined by dots.
+    let parts: Vec<&str> = message.split('`').collect();
+    let mut name = None;
+    let mut at = 1;
+    while let Some(part) = parts.get(at).filter(|_| at + 1 < parts.len()) {
+        name = Some(*part);
+        if parts.get(at + 1) != Some(&".") {
+            break;
+        }
+        at += 2;
+    }
+    Some(
+        name.filter(|n| !n.is_empty())
+            .unwrap_or("(unnamed)")
+            .to_owned(),
+    )
 }
 
 /// The cluster state named in a "cluster not ready" message, if any.
@@ -139,6 +174,20 @@ mod tests {
         assert!(
             e.to_string().contains("spark-connect failed during query"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_table_is_typed() {
+        let e = classify(
+            SparkError::connect_msg(
+                "[TABLE_OR_VIEW_NOT_FOUND] The table or view `spark_catalog`.`default`.`users` cannot be found.",
+            ),
+            "query",
+        );
+        assert!(
+            matches!(&e, Error::TableNotFound { table, .. } if table == "users"),
+            "{e:?}"
         );
     }
 

@@ -30,9 +30,9 @@ pub(crate) fn literal(param: &Param) -> Result<proto::Expression> {
             })
         }
         other => {
-            return Err(Error::Sql {
-                message: format!("the Spark Connect driver cannot bind the parameter {other:?}"),
-            });
+            return Err(Error::sql(format!(
+                "the Spark Connect driver cannot bind the parameter {other:?}"
+            )));
         }
     };
     Ok(proto::Expression {

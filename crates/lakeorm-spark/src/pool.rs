@@ -216,7 +216,7 @@ impl Pool {
 }
 
 fn closed() -> Error {
-    Error::Config("the Spark Connect driver is closed".into())
+    Error::closed("the Spark Connect driver")
 }
 
 /// A session on loan; back to the pool on drop (unless it broke).

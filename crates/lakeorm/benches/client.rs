@@ -8,7 +8,9 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use deltalake::DeltaTableBuilder;
 use deltalake::protocol::SaveMode;
-use lakeorm::{InsertOptions, Lake, LocalBuilder, Query, Row};
+use std::future::IntoFuture;
+
+use lakeorm::{Lake, LocalBuilder, Query, Row};
 
 const ROWS: usize = 100_000;
 
@@ -72,12 +74,14 @@ fn client(c: &mut Criterion) {
     insert.throughput(Throughput::Elements(ROWS as u64));
     insert.sample_size(10);
     insert.bench_function("lakeorm", |b| {
-        b.iter(|| rt.block_on(db.insert(&rows)).unwrap());
+        b.iter(|| rt.block_on(db.insert(&rows).into_future()).unwrap());
     });
     // The staged path: Parquet parts on the backend, read back and committed by the engine.
     insert.bench_function("lakeorm-staged", |b| {
-        let staged = InsertOptions::new().via_object_storage();
-        b.iter(|| rt.block_on(db.insert_with(&rows, staged.clone())).unwrap());
+        b.iter(|| {
+            rt.block_on(db.insert(&rows).staged().into_future())
+                .unwrap()
+        });
     });
     insert.bench_function("delta-rs", |b| {
         b.iter(|| {

@@ -5,16 +5,18 @@ use std::fmt;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, SchemaRef};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, TryStreamExt};
 use lakeorm_core::{BatchStream, Error, Param, QueryResult, Result, Row, Statement};
 
 use crate::client::Client;
+use crate::query::{collect_rows, decode_stream, first_row};
 
 /// The result of a query: its schema up front, its batches streamed on demand.
 ///
-/// Consume it once: [`collect`](Self::collect), [`stream`](Self::stream) or one of the typed
-/// exits [`collect_as`](Self::collect_as), [`stream_as`](Self::stream_as),
-/// [`first_as`](Self::first_as).
+/// Consume it once: as Arrow with [`collect`](Self::collect) or [`stream`](Self::stream), or
+/// decoded into a row type with the same terminals as [`Query`](crate::Query):
+/// [`fetch_all`](Self::fetch_all), [`fetch_one`](Self::fetch_one),
+/// [`fetch_optional`](Self::fetch_optional), [`fetch`](Self::fetch).
 pub struct DataFrame {
     client: Client,
     statement: Statement,
@@ -29,6 +31,16 @@ impl fmt::Debug for DataFrame {
             .field("sql", &self.statement.sql)
             .field("schema", &self.schema)
             .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// The untyped, lazily consumed result of a query: `db.dataframe("SELECT …")`, or with
+    /// parameters `db.dataframe(Statement::new("SELECT … WHERE id = ?").bind(7))`.
+    pub async fn dataframe(&self, statement: impl Into<Statement>) -> Result<DataFrame> {
+        let statement = statement.into();
+        let result = self.query_statement(statement.clone()).await?;
+        Ok(DataFrame::new(self.clone(), statement, result))
     }
 }
 
@@ -62,7 +74,10 @@ impl DataFrame {
         );
         let result = self
             .client
-            .query_batches(Statement::with_params(sql, self.statement.params.clone()))
+            .query_statement(Statement {
+                sql,
+                params: self.statement.params.clone(),
+            })
             .await?;
         let batches: Vec<RecordBatch> = result.batches.try_collect().await?;
         let counts = batches
@@ -70,12 +85,9 @@ impl DataFrame {
             .filter(|b| b.num_rows() == 1 && b.num_columns() == 1)
             .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
             .filter(|c| !c.is_null(0))
-            .ok_or_else(|| Error::Sql {
-                message: "COUNT(*) did not return one BIGINT".into(),
-            })?;
-        u64::try_from(counts.value(0)).map_err(|_| Error::Sql {
-            message: format!("the engine counted {} rows", counts.value(0)),
-        })
+            .ok_or_else(|| Error::sql("COUNT(*) did not return one BIGINT"))?;
+        u64::try_from(counts.value(0))
+            .map_err(|_| Error::sql(format!("the engine counted {} rows", counts.value(0))))
     }
 
     /// All batches.
@@ -88,40 +100,28 @@ impl DataFrame {
         self.batches
     }
 
-    /// All rows, decoded into `T`.
-    pub async fn collect_as<T: Row>(self) -> Result<Vec<T>> {
-        let mut rows = Vec::new();
-        let mut batches = self.batches;
-        while let Some(batch) = batches.next().await {
-            rows.extend(T::from_record_batch(&batch?)?);
-        }
-        Ok(rows)
-    }
-
-    /// The rows decoded into `T`, one batch in memory at a time.
-    pub fn stream_as<T: Row>(self) -> impl Stream<Item = Result<T>> + Send {
-        decode_stream(self.batches)
+    /// Every row, decoded into `T`.
+    pub async fn fetch_all<T: Row>(self) -> Result<Vec<T>> {
+        collect_rows(self.batches).await
     }
 
     /// The first row decoded into `T`, or [`Error::NoRows`].
-    pub async fn first_as<T: Row>(self) -> Result<T> {
-        let mut rows = std::pin::pin!(self.stream_as::<T>());
-        rows.next().await.unwrap_or(Err(Error::NoRows))
+    pub async fn fetch_one<T: Row>(self) -> Result<T> {
+        self.fetch_optional().await?.ok_or(Error::NoRows)
+    }
+
+    /// The first row decoded into `T`, if any.
+    pub async fn fetch_optional<T: Row>(self) -> Result<Option<T>> {
+        first_row(self.batches).await
+    }
+
+    /// The rows decoded into `T`, one batch in memory at a time.
+    pub fn fetch<T: Row>(self) -> impl Stream<Item = Result<T>> + Send {
+        decode_stream(self.batches)
     }
 
     /// The parameters bound to the query.
     pub fn params(&self) -> &[Param] {
         &self.statement.params
     }
-}
-
-/// Decodes a stream of batches into a stream of rows, batch by batch.
-pub(crate) fn decode_stream<T: Row>(batches: BatchStream) -> impl Stream<Item = Result<T>> + Send {
-    batches.flat_map(|batch| {
-        let rows: Vec<Result<T>> = match batch.and_then(|b| T::from_record_batch(&b)) {
-            Ok(rows) => rows.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e)],
-        };
-        futures::stream::iter(rows)
-    })
 }

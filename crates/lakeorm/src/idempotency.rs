@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lakeorm_core::{
-    Error, ExecMetrics, ExecutionPlan, IngestId, Lake as _, Result, TableSpec, WriteSource,
+    Error, ExecMetrics, ExecutionPlan, IngestId, Lake as _, Result, Statement, TableSpec,
+    WriteSource,
 };
 
 use crate::client::Client;
@@ -90,13 +91,14 @@ pub(crate) async fn claim(
     .max_by_key(|r| r.recorded_at);
     if let Some(record) = known {
         let id: IngestId = record.ingest_id.parse().map_err(|e| {
-            Error::Config(format!(
-                "the idempotency record of `{key}` holds a malformed ingest id: {e}"
-            ))
+            Error::data_invalid(
+                format!("the idempotency record of key `{key}`"),
+                format!("malformed ingest id `{}`: {e}", record.ingest_id),
+            )
         })?;
         let committed = client
             .driver()
-            .is_committed(table, &id, client.ctx())
+            .is_committed(table, &id, client.exec_context())
             .await?;
         return Ok(if committed {
             Claim::Committed(id)
@@ -136,6 +138,6 @@ pub(crate) async fn claim(
 pub(crate) async fn expire(client: &Client) -> Result<ExecMetrics> {
     ensure_table(client).await?;
     client
-        .delete_where::<IdempotencyRecord>("expires_at <= ?", vec![Utc::now().into()])
+        .delete_where::<IdempotencyRecord>(Statement::new("expires_at <= ?").bind(Utc::now()))
         .await
 }

@@ -12,11 +12,14 @@ pub struct Maintenance<'a> {
     client: &'a Client,
 }
 
-impl<'a> Maintenance<'a> {
-    pub(crate) fn new(client: &'a Client) -> Self {
-        Maintenance { client }
+impl Client {
+    /// Maintenance of model tables: compaction, vacuum and statistics.
+    pub fn maintain(&self) -> Maintenance<'_> {
+        Maintenance { client: self }
     }
+}
 
+impl Maintenance<'_> {
     async fn run(&self, plan: ExecutionPlan) -> Result<ExecMetrics> {
         let capable = self.client.driver().capabilities().maintenance;
         self.client
@@ -41,7 +44,7 @@ impl<'a> Maintenance<'a> {
     }
 
     /// Deletes the records of expired idempotency keys (see
-    /// [`InsertOptions::with_idempotency_key`](crate::InsertOptions::with_idempotency_key)).
+    /// [`Insert::idempotency_key`](crate::Insert::idempotency_key)).
     /// Expired keys are already ignored; this only keeps the dedup table small.
     pub async fn expire_idempotency_keys(&self) -> Result<ExecMetrics> {
         crate::idempotency::expire(self.client).await
@@ -50,6 +53,9 @@ impl<'a> Maintenance<'a> {
     /// The version, file count, rows and bytes of `T`'s table.
     pub async fn stats<T: Lake>(&self) -> Result<TableStats> {
         let table = self.client.table_spec::<T>()?;
-        self.client.driver().stats(&table, self.client.ctx()).await
+        self.client
+            .driver()
+            .stats(&table, self.client.exec_context())
+            .await
     }
 }

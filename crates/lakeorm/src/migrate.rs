@@ -28,7 +28,7 @@ use arrow::datatypes::{DataType, Field, SchemaRef};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use lakeorm_core::{
-    ColumnDifference, Error, Lake, MigrationError, Result, SchemaMismatch, TableState,
+    ColumnDifference, Error, Lake, MigrationError, Result, SchemaMismatch, Statement, TableState,
 };
 pub use lakeorm_migrate::{
     GenerateReport, Generated, Generator, MigrationDir, MigrationFile, ModelSpec, Registry, Rename,
@@ -249,7 +249,7 @@ impl<'a> Migrator<'a> {
             }
             let run = self.run(file, &file.down).await?;
             self.client
-                .delete_where::<AppliedMigration>("version = ?", vec![file.version.into()])
+                .delete_where::<AppliedMigration>(Statement::new("version = ?").bind(file.version))
                 .await?;
             tracing::info!(file = %file.name, "migration reverted");
             report.files.push(run);
@@ -261,7 +261,7 @@ impl<'a> Migrator<'a> {
     async fn run(&self, file: &MigrationFile, statements: &[String]) -> Result<MigrationRun> {
         let started = Instant::now();
         for (i, statement) in statements.iter().enumerate() {
-            if let Err(e) = self.client.exec(statement, Vec::new()).await {
+            if let Err(e) = self.client.exec(statement.as_str()).await {
                 let reason = if i == 0 {
                     "failed; nothing of this file was applied".to_owned()
                 } else {
@@ -377,9 +377,7 @@ impl Client {
     pub async fn assert_model_schema(&self, model: &ModelSpec) -> Result<()> {
         let table = self.sql_table_name(model.table());
         let result = self
-            .query_batches(lakeorm_core::Statement::new(format!(
-                "SELECT * FROM {table} LIMIT 0"
-            )))
+            .query_statement(Statement::new(format!("SELECT * FROM {table} LIMIT 0")))
             .await;
         let schema = match result {
             Ok(result) => {
@@ -390,7 +388,7 @@ impl Client {
                 }
                 result.schema
             }
-            Err(Error::Sql { message }) if message.contains("not found") => {
+            Err(Error::TableNotFound { .. }) => {
                 return Err(SchemaMismatch {
                     table: model.table().to_owned(),
                     model: model.model.clone(),

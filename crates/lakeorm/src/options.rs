@@ -49,12 +49,12 @@ impl RetryPolicy {
 pub struct ClientOptions {
     /// Retries of retryable failures (commit conflicts, clusters still starting).
     pub retry: RetryPolicy,
-    /// Writes whose Arrow size reaches this many bytes take the staged path (Parquet parts on
-    /// the Backend, then one engine operation) when the engine supports it (default 128 MiB).
-    pub fast_path_threshold: u64,
+    /// Writes whose Arrow size reaches this many bytes are staged (Parquet parts on the
+    /// Backend, then one engine operation) when the engine supports it (default 128 MiB).
+    pub staged_threshold: u64,
     /// How many staged writes may run at once (default 4); more wait for a slot, which bounds
     /// the memory and upload bandwidth of a burst of large inserts.
-    pub max_inflight_ingests: usize,
+    pub max_inflight_staged: usize,
     /// Codec and part sizes of staged Parquet (default zstd, 128 MiB parts).
     pub staging: PartWriterOptions,
     /// How long an idempotency key is remembered (default 24 hours).
@@ -65,8 +65,8 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             retry: RetryPolicy::default(),
-            fast_path_threshold: 128 << 20,
-            max_inflight_ingests: 4,
+            staged_threshold: 128 << 20,
+            max_inflight_staged: 4,
             staging: PartWriterOptions::default(),
             idempotency_ttl: Duration::from_secs(24 * 3600),
         }
@@ -86,14 +86,14 @@ impl ClientOptions {
     }
 
     /// Sets the size from which writes are staged.
-    pub fn fast_path_threshold(mut self, bytes: u64) -> Self {
-        self.fast_path_threshold = bytes;
+    pub fn staged_threshold(mut self, bytes: u64) -> Self {
+        self.staged_threshold = bytes;
         self
     }
 
     /// Sets how many staged writes may run at once (at least one).
-    pub fn max_inflight_ingests(mut self, n: usize) -> Self {
-        self.max_inflight_ingests = n.max(1);
+    pub fn max_inflight_staged(mut self, n: usize) -> Self {
+        self.max_inflight_staged = n.max(1);
         self
     }
 
@@ -136,76 +136,14 @@ impl From<ConflictStrategy> for MergeAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum WritePath {
-    /// Chosen from the batch's size ([`ClientOptions::fast_path_threshold`]).
+    /// Chosen from the batch's size ([`ClientOptions::staged_threshold`]).
     #[default]
     Auto,
     /// Arrow batches sent straight to the engine.
     Direct,
-    /// Parquet staged on the Backend, then one engine operation.
-    ObjectStorage,
-}
-
-/// Options of one insert.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct InsertOptions {
-    /// What to do on a key collision; `None`: append, or upsert for models with a merge key.
-    pub on_conflict: Option<ConflictStrategy>,
-    /// The write path.
-    pub write_path: WritePath,
-    /// Makes a retried call with the same key a no-op once the first has committed.
-    pub idempotency_key: Option<String>,
-    /// How long this key is remembered (default: [`ClientOptions::idempotency_ttl`]).
-    pub idempotency_ttl: Option<Duration>,
-}
-
-impl InsertOptions {
-    /// Default options.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the conflict strategy for rows whose primary key (else merge key) already exists.
-    pub fn on_conflict(mut self, strategy: ConflictStrategy) -> Self {
-        self.on_conflict = Some(strategy);
-        self
-    }
-
-    /// Forces Arrow batches straight to the engine.
-    pub fn via_direct(mut self) -> Self {
-        self.write_path = WritePath::Direct;
-        self
-    }
-
-    /// [`via_direct`](Self::via_direct) by its Spark Connect name: the rows travel as Arrow
-    /// inside the gRPC request.
-    pub fn via_grpc(self) -> Self {
-        self.via_direct()
-    }
-
-    /// Forces staged Parquet on the Backend.
-    pub fn via_object_storage(mut self) -> Self {
-        self.write_path = WritePath::ObjectStorage;
-        self
-    }
-
-    /// Makes the insert idempotent under `key`: if a call with the same key (for the same
-    /// table) has committed within the key's time to live, this call writes nothing and
-    /// reports the first call's ingest id; if the first call failed before committing, this
-    /// one writes the rows, once.
-    ///
-    /// Keys guard retries of one logical write, one at a time; two calls racing with the same
-    /// key are not serialised.
-    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
-    }
-
-    /// How long this call's idempotency key is remembered.
-    pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
-        self.idempotency_ttl = Some(ttl);
-        self
-    }
+    /// Staged: Parquet parts on the Backend under `_staging/<ingest_id>/`, then one engine
+    /// operation over them; the parts are removed whether it commits or not.
+    Staged,
 }
 
 #[cfg(test)]

@@ -3,10 +3,9 @@
 use std::marker::PhantomData;
 
 use futures::{Stream, StreamExt};
-use lakeorm_core::{Error, Param, Result, Row, Statement};
+use lakeorm_core::{BatchStream, Error, Param, Result, Row, Statement};
 
 use crate::client::Client;
-use crate::dataframe::decode_stream;
 
 /// A typed query: one struct per query shape.
 ///
@@ -32,15 +31,20 @@ pub struct Query<T> {
 impl<T: Row> Query<T> {
     /// A query from SQL text; bind one value per `?`, in order.
     pub fn sql(sql: impl Into<String>) -> Self {
+        Query::from_statement(Statement::new(sql))
+    }
+
+    pub(crate) fn from_statement(statement: Statement) -> Self {
         Query {
-            statement: Statement::new(sql),
+            statement,
             _row: PhantomData,
         }
     }
 
     /// Binds the next `?` (values are sent as typed parameters, never spliced into the SQL).
+    #[must_use]
     pub fn bind(mut self, value: impl Into<Param>) -> Self {
-        self.statement.params.push(value.into());
+        self.statement = self.statement.bind(value);
         self
     }
 
@@ -51,11 +55,8 @@ impl<T: Row> Query<T> {
 
     /// Every row.
     pub async fn fetch_all(self, client: &Client) -> Result<Vec<T>> {
-        client
-            .dataframe(&self.statement.sql, self.statement.params)
-            .await?
-            .collect_as()
-            .await
+        let result = client.query_statement(self.statement).await?;
+        collect_rows(result.batches).await
     }
 
     /// The first row, or [`Error::NoRows`].
@@ -65,19 +66,44 @@ impl<T: Row> Query<T> {
 
     /// The first row, if any.
     pub async fn fetch_optional(self, client: &Client) -> Result<Option<T>> {
-        let result = client.query_batches(self.statement).await?;
-        let mut rows = std::pin::pin!(decode_stream::<T>(result.batches));
-        rows.next().await.transpose()
+        let result = client.query_statement(self.statement).await?;
+        first_row(result.batches).await
     }
 
     /// The rows as a stream that holds one batch in memory at a time.
-    pub fn fetch(self, client: &Client) -> impl Stream<Item = Result<T>> + Send + 'static {
+    pub fn fetch(self, client: &Client) -> impl Stream<Item = Result<T>> + Send + use<T> {
         let client = client.clone();
-        futures::stream::once(async move { client.query_batches(self.statement).await }).flat_map(
+        futures::stream::once(async move { client.query_statement(self.statement).await }).flat_map(
             |result| match result {
                 Ok(result) => decode_stream::<T>(result.batches).boxed(),
                 Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
             },
         )
     }
+}
+
+/// Every row of `batches`, decoded into `T`.
+pub(crate) async fn collect_rows<T: Row>(mut batches: BatchStream) -> Result<Vec<T>> {
+    let mut rows = Vec::new();
+    while let Some(batch) = batches.next().await {
+        rows.extend(T::from_record_batch(&batch?)?);
+    }
+    Ok(rows)
+}
+
+/// The first row of `batches`, if any; the rest is not read.
+pub(crate) async fn first_row<T: Row>(batches: BatchStream) -> Result<Option<T>> {
+    let mut rows = std::pin::pin!(decode_stream::<T>(batches));
+    rows.next().await.transpose()
+}
+
+/// Decodes a stream of batches into a stream of rows, batch by batch.
+pub(crate) fn decode_stream<T: Row>(batches: BatchStream) -> impl Stream<Item = Result<T>> + Send {
+    batches.flat_map(|batch| {
+        let rows: Vec<Result<T>> = match batch.and_then(|b| T::from_record_batch(&b)) {
+            Ok(rows) => rows.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        futures::stream::iter(rows)
+    })
 }

@@ -1,9 +1,13 @@
-//! A builder for queries whose shape is only known at run time.
+//! A builder for queries whose shape is only known at run time, started from a model.
 
-use lakeorm_core::{Error, Param, QueryResult, Result, Row, Statement};
+use std::marker::PhantomData;
+
+use futures::Stream;
+use lakeorm_core::{Lake, Result, Row, Statement};
 
 use crate::client::Client;
 use crate::dataframe::DataFrame;
+use crate::query::Query;
 
 /// Sort direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,51 +18,79 @@ pub enum Order {
     Desc,
 }
 
-/// `client.query().from("users").filter("country = ?", vec!["GB".into()]).order_by("created_at",
-/// Order::Desc).limit(10)` — identifiers are quoted by the dialect; filter values are bound.
+/// A query of one model's table, built at run time and decoded into `T`:
+///
+/// ```no_run
+/// # use lakeorm::{Lake, Order, Row, Statement};
+/// # #[derive(Lake, Debug)]
+/// # struct User { #[lake(pk)] id: i64, email: String, country: String, age: i32 }
+/// #[derive(Row, Debug)]
+/// struct Email { email: String }
+///
+/// # async fn demo(db: &lakeorm::Client) -> lakeorm::Result<()> {
+/// let newest: Vec<User> = db
+///     .query::<User>()
+///     .filter(Statement::new("country = ? AND age > ?").bind("GB").bind(17))
+///     .order_by("id", Order::Desc)
+///     .limit(10)
+///     .fetch_all()
+///     .await?;
+/// let emails: Vec<Email> = db.query::<User>().select_as::<Email>().fetch_all().await?;
+/// # Ok(()) }
+/// ```
+///
+/// Identifiers are quoted by the dialect; filter values are bound, never spliced.
 #[derive(Debug, Clone)]
-pub struct QueryBuilder {
+pub struct QueryBuilder<T> {
     client: Client,
-    table: Option<String>,
+    table: String,
     columns: Vec<String>,
     filter: Option<Statement>,
     order: Vec<(String, Order)>,
     limit: Option<u64>,
     offset: Option<u64>,
+    _row: PhantomData<fn() -> T>,
 }
 
-impl QueryBuilder {
-    pub(crate) fn new(client: Client) -> Self {
+impl Client {
+    /// A query of `M`'s table, decoded into `M`; see [`QueryBuilder`].
+    pub fn query<M: Lake>(&self) -> QueryBuilder<M> {
         QueryBuilder {
-            client,
-            table: None,
+            client: self.clone(),
+            table: M::schema().table().to_owned(),
             columns: Vec::new(),
             filter: None,
             order: Vec::new(),
             limit: None,
             offset: None,
+            _row: PhantomData,
+        }
+    }
+}
+
+impl<T: Row> QueryBuilder<T> {
+    /// Reads only the columns of `R` and decodes rows into it: a projection typed by its
+    /// struct.
+    pub fn select_as<R: Row>(self) -> QueryBuilder<R> {
+        QueryBuilder {
+            client: self.client,
+            table: self.table,
+            columns: R::schema()
+                .fields()
+                .iter()
+                .map(|f| f.column.clone())
+                .collect(),
+            filter: self.filter,
+            order: self.order,
+            limit: self.limit,
+            offset: self.offset,
+            _row: PhantomData,
         }
     }
 
-    /// The table to read.
-    pub fn from(mut self, table: impl Into<String>) -> Self {
-        self.table = Some(table.into());
-        self
-    }
-
-    /// The columns to return (default: all). Replaces earlier selections.
-    pub fn select<I, S>(mut self, columns: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.columns = columns.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// A SQL boolean expression with `?` parameters. Replaces an earlier filter.
-    pub fn filter(mut self, predicate: impl Into<String>, params: Vec<Param>) -> Self {
-        self.filter = Some(Statement::with_params(predicate, params));
+    /// A SQL boolean expression, with its `?` parameters bound. Replaces an earlier filter.
+    pub fn filter(mut self, predicate: impl Into<Statement>) -> Self {
+        self.filter = Some(predicate.into());
         self
     }
 
@@ -81,12 +113,8 @@ impl QueryBuilder {
     }
 
     /// The statement the builder describes.
-    pub fn to_statement(&self) -> Result<Statement> {
-        let table = self.table.as_deref().ok_or_else(|| Error::Sql {
-            message: "the query builder needs a table: call .from(\"table\")".into(),
-        })?;
+    pub fn to_statement(&self) -> Statement {
         let dialect = self.client.dialect();
-        let quoted_table = self.client.sql_table_name(table);
         let columns = if self.columns.is_empty() {
             "*".to_owned()
         } else {
@@ -96,7 +124,10 @@ impl QueryBuilder {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let mut sql = format!("SELECT {columns} FROM {quoted_table}");
+        let mut sql = format!(
+            "SELECT {columns} FROM {}",
+            self.client.sql_table_name(&self.table)
+        );
         let mut params = Vec::new();
         if let Some(filter) = &self.filter {
             sql.push_str(&format!(" WHERE {}", filter.sql));
@@ -122,25 +153,40 @@ impl QueryBuilder {
         if let Some(offset) = self.offset {
             sql.push_str(&format!(" OFFSET {offset}"));
         }
-        Ok(Statement::with_params(sql, params))
+        Statement { sql, params }
     }
 
-    /// Runs the query and returns its batches.
-    pub async fn batches(self) -> Result<QueryResult> {
-        let statement = self.to_statement()?;
-        self.client.query_batches(statement).await
+    fn into_query(self) -> Query<T> {
+        Query::from_statement(self.to_statement())
     }
 
-    /// Runs the query as a [`DataFrame`].
+    /// Every row.
+    pub async fn fetch_all(self) -> Result<Vec<T>> {
+        let client = self.client.clone();
+        self.into_query().fetch_all(&client).await
+    }
+
+    /// The first row, or [`Error::NoRows`](crate::Error::NoRows).
+    pub async fn fetch_one(self) -> Result<T> {
+        let client = self.client.clone();
+        self.into_query().fetch_one(&client).await
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional(self) -> Result<Option<T>> {
+        let client = self.client.clone();
+        self.into_query().fetch_optional(&client).await
+    }
+
+    /// The rows as a stream that holds one batch in memory at a time.
+    pub fn fetch(self) -> impl Stream<Item = Result<T>> + Send + 'static {
+        let client = self.client.clone();
+        self.into_query().fetch(&client)
+    }
+
+    /// The result untyped, as a [`DataFrame`].
     pub async fn dataframe(self) -> Result<DataFrame> {
-        let statement = self.to_statement()?;
-        self.client
-            .dataframe(&statement.sql, statement.params)
-            .await
-    }
-
-    /// Runs the query and decodes every row into `T`.
-    pub async fn collect_as<T: Row>(self) -> Result<Vec<T>> {
-        self.dataframe().await?.collect_as().await
+        let statement = self.to_statement();
+        self.client.dataframe(statement).await
     }
 }

@@ -7,55 +7,35 @@
 //! next:
 //!
 //! - [`then_merge`](RawInsert::then_merge) reads the batch back, validates it with the model's
-//!   rules, writes it to the target as `insert` would (or as [`MergeOptions`] say), then removes
-//!   it from the raw table; if any record is invalid nothing reaches the target and the raw rows
-//!   stay for inspection;
-//! - [`spawn_merge`](RawInsert::spawn_merge) does the same on a task, returning a handle to
-//!   await later;
+//!   rules, writes it to the target as `insert` would (or with the conflict strategy given to
+//!   [`MergeRaw::on_conflict`]), then removes it from the raw table; if any record is invalid
+//!   nothing reaches the target and the raw rows stay for inspection. Await it, or
+//!   [`spawn`](MergeRaw::spawn) it on a task and await the handle later;
 //! - [`commit`](RawInsert::commit) keeps the rows raw.
 //!
 //! Rows keep their ingest id from landing to target, so a target row can be traced back to its
 //! raw delivery.
 
+use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
+use std::pin::Pin;
 
 use lakeorm_core::{
     Error, ExecutionPlan, INGEST_ID_COLUMN, IngestId, Lake, Predicate, Result, Statement, TableSpec,
 };
 use tokio::task::JoinHandle;
 
-use crate::client::{Client, WriteReport, WriteShape, insert_shape, stamped_batch};
+use crate::client::Client;
 use crate::options::{ConflictStrategy, WritePath};
 use crate::query::Query;
+use crate::write::{WriteReport, WriteShape, insert_shape, stamped_batch};
 
 /// The suffix of raw tables.
 pub const RAW_SUFFIX: &str = "_raw";
 
-/// How [`RawInsert::then_merge`] writes into the target.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MergeOptions {
-    /// What to do when a key exists; `None`: as `insert` does (upsert on the merge key, else
-    /// append).
-    pub on_conflict: Option<ConflictStrategy>,
-}
-
-impl MergeOptions {
-    /// Default options: as `insert` does.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the conflict strategy for rows whose primary key (else merge key) exists.
-    pub fn on_conflict(mut self, strategy: ConflictStrategy) -> Self {
-        self.on_conflict = Some(strategy);
-        self
-    }
-}
-
 /// Records landed in a raw table, waiting for a decision.
 #[derive(Debug)]
-#[must_use = "raw rows wait for then_merge, spawn_merge or commit"]
+#[must_use = "raw rows wait for then_merge or commit"]
 pub struct RawInsert<T> {
     client: Client,
     raw: TableSpec,
@@ -94,7 +74,7 @@ impl MergeHandle {
 impl Client {
     /// Lands `records` unvalidated in `T`'s raw table (created if missing); see the
     /// [module docs](crate::raw). `auto` fields are stamped now.
-    pub async fn insert_raw<T: Lake + Clone>(&self, records: &[T]) -> Result<RawInsert<T>> {
+    pub async fn insert_raw<T: Lake>(&self, records: &[T]) -> Result<RawInsert<T>> {
         let schema = T::schema();
         let raw = self.spec_named(&format!("{}{RAW_SUFFIX}", schema.table()), schema)?;
         self.run(ExecutionPlan::CreateTable { table: raw.clone() }, 0, 0)
@@ -120,7 +100,7 @@ impl Client {
     }
 }
 
-impl<T: Lake + Clone> RawInsert<T> {
+impl<T: Lake> RawInsert<T> {
     /// The raw table.
     pub fn raw_table(&self) -> &str {
         &self.raw.table.name
@@ -147,9 +127,18 @@ impl<T: Lake + Clone> RawInsert<T> {
 
     /// Validates the landed rows and writes them into the target, then removes them from the
     /// raw table. Invalid rows fail the whole merge (listing every failure) and stay raw.
-    pub async fn then_merge(self, options: MergeOptions) -> Result<WriteReport> {
+    ///
+    /// Await the returned [`MergeRaw`], or [`spawn`](MergeRaw::spawn) it.
+    pub fn then_merge(self) -> MergeRaw<T> {
+        MergeRaw {
+            raw: self,
+            on_conflict: None,
+        }
+    }
+
+    async fn merge(self, on_conflict: Option<ConflictStrategy>) -> Result<WriteReport> {
         let client = &self.client;
-        let shape = insert_shape::<T>(options.on_conflict)?;
+        let shape = insert_shape::<T>(on_conflict)?;
         let target = client.table_spec::<T>()?;
         client.check_write(&target, &shape, WritePath::Auto)?;
         let raw_name = client.sql_table_name(&self.raw.table.name);
@@ -169,10 +158,10 @@ impl<T: Lake + Clone> RawInsert<T> {
             .run(
                 ExecutionPlan::Delete {
                     table: self.raw.clone(),
-                    predicate: Predicate::Sql(Statement::with_params(
-                        format!("{INGEST_ID_COLUMN} = ?"),
-                        vec![self.ingest_id.to_string().into()],
-                    )),
+                    predicate: Predicate::Sql(
+                        Statement::new(format!("{INGEST_ID_COLUMN} = ?"))
+                            .bind(self.ingest_id.to_string()),
+                    ),
                 },
                 0,
                 0,
@@ -180,14 +169,38 @@ impl<T: Lake + Clone> RawInsert<T> {
             .await?;
         Ok(report)
     }
+}
 
-    /// [`then_merge`](Self::then_merge) on a task of its own; await the handle later.
-    pub fn spawn_merge(self, options: MergeOptions) -> MergeHandle
-    where
-        T: Send + 'static,
-    {
+/// The merge of landed raw rows into the target, configured by its methods and run by awaiting
+/// it (or spawning it).
+#[derive(Debug)]
+#[must_use = "a raw merge does nothing until it is awaited or spawned"]
+pub struct MergeRaw<T> {
+    raw: RawInsert<T>,
+    on_conflict: Option<ConflictStrategy>,
+}
+
+impl<T: Lake> MergeRaw<T> {
+    /// What to do when a row with the same primary key (else merge key) exists in the target;
+    /// without it, the merge writes as `insert` does (upsert on the merge key, else append).
+    pub fn on_conflict(mut self, strategy: ConflictStrategy) -> Self {
+        self.on_conflict = Some(strategy);
+        self
+    }
+
+    /// Runs the merge on a task of its own; await the handle later.
+    pub fn spawn(self) -> MergeHandle {
         MergeHandle {
-            task: tokio::spawn(self.then_merge(options)),
+            task: tokio::spawn(self.into_future()),
         }
+    }
+}
+
+impl<T: Lake> IntoFuture for MergeRaw<T> {
+    type Output = Result<WriteReport>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<WriteReport>> + Send + 'static>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.raw.merge(self.on_conflict))
     }
 }

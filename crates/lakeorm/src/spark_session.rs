@@ -16,9 +16,10 @@ impl Client {
         self.spark_driver()?.session().await
     }
 
-    /// Reads a Spark DataFrame built on `session` through lakeorm's typed exits
-    /// ([`collect_as`](DataFrame::collect_as), [`stream_as`](DataFrame::stream_as),
-    /// [`first_as`](DataFrame::first_as)), streamed batch by batch.
+    /// Reads a Spark DataFrame built on `session` through lakeorm's typed terminals
+    /// ([`fetch_all`](DataFrame::fetch_all), [`fetch_one`](DataFrame::fetch_one),
+    /// [`fetch_optional`](DataFrame::fetch_optional), [`fetch`](DataFrame::fetch)), streamed
+    /// batch by batch.
     ///
     /// The DataFrame lives in the lent session (as a temporary view), so
     /// [`DataFrame::count`] cannot re-run it from another one: count on the Spark side

@@ -133,7 +133,10 @@ async fn round_trip(
             source,
         })
     };
-    let found = match driver.read_parquet(&driver_uri, client.ctx()).await {
+    let found = match driver
+        .read_parquet(&driver_uri, client.exec_context())
+        .await
+    {
         Ok(found) => found,
         Err(e @ Error::DriverRead(_)) => return Err(e),
         Err(e) => return Err(read_error(Box::new(e))),

@@ -1,6 +1,6 @@
 //! Tables written by one engine and read by another: interop is tested, not assumed.
 
-use lakeorm::{ClientOptions, Query};
+use lakeorm::{ClientOptions, ConflictStrategy, Query};
 
 use crate::engines::{self, Format, Order, TestLake, orders};
 
@@ -36,12 +36,7 @@ async fn sail_writes_embedded_reads() {
     let sail = engines::sail(&url, &lake, Format::Delta, ClientOptions::default());
     sail.migrate::<Order>().await.unwrap();
     sail.insert(&orders(0..300, 0)).await.unwrap();
-    sail.insert_with(
-        &orders(300..500, 0),
-        lakeorm::InsertOptions::new().via_object_storage(),
-    )
-    .await
-    .unwrap();
+    sail.insert(&orders(300..500, 0)).staged().await.unwrap();
 
     let embedded = engines::embedded(&lake).await;
     let mut rows: Vec<Order> = Query::sql("SELECT * FROM orders")
@@ -98,7 +93,7 @@ struct Agreement {
 /// generation expression: they must agree row by row, and none may be NULL.
 async fn assert_generated_agree(client: &lakeorm::Client, rows: usize) {
     let state = lakeorm::TableState::from_schema(<Visit as lakeorm::Row>::schema());
-    let generated = lakeorm::generated::generated_columns(&state).unwrap();
+    let generated = lakeorm_core::generated::generated_columns(&state).unwrap();
     let expr = |name: &str| {
         generated
             .iter()
@@ -163,7 +158,10 @@ async fn generated_partition_columns_agree_between_embedded_and_sail() {
         .unwrap();
     let mut changed = visits(7..8);
     changed[0].code = "zzz-moved".into();
-    sail.upsert(&changed).await.unwrap();
+    sail.insert(&changed)
+        .on_conflict(ConflictStrategy::Update)
+        .await
+        .unwrap();
     let after: Visit = Query::sql("SELECT * FROM visits WHERE id = ?")
         .bind(7)
         .fetch_one(&sail)

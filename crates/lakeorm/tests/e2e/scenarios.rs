@@ -2,7 +2,7 @@
 //! bound parameters, map errors.
 
 use futures::TryStreamExt;
-use lakeorm::{Client, ClientOptions, Error, InsertOptions, Query};
+use lakeorm::{Client, ClientOptions, ConflictStrategy, Error, Query};
 
 use crate::engines::{self, Format, Order, RegionCount, TestLake, order, orders};
 
@@ -12,22 +12,13 @@ async fn append_read_bind(client: &Client, merges: bool) {
     // Creating again is a no-op.
     client.migrate::<Order>().await.unwrap();
 
-    let direct = client
-        .insert_with(&orders(0..600, 0), InsertOptions::new().via_direct())
-        .await
-        .unwrap();
+    let direct = client.insert(&orders(0..600, 0)).direct().await.unwrap();
     assert_eq!(direct.rows, 600);
-    let staged = client
-        .insert_with(
-            &orders(600..1000, 0),
-            InsertOptions::new().via_object_storage(),
-        )
-        .await
-        .unwrap();
+    let staged = client.insert(&orders(600..1000, 0)).staged().await.unwrap();
     assert_eq!(staged.rows, 400);
     assert_eq!(
         staged.write_path,
-        Some(lakeorm::WritePath::ObjectStorage),
+        Some(lakeorm::WritePath::Staged),
         "{staged:?}"
     );
     // The staged parts are gone once the write is over.
@@ -84,7 +75,11 @@ async fn append_read_bind(client: &Client, merges: bool) {
     );
 
     if merges {
-        let report = client.upsert(&orders(900..1100, 1)).await.unwrap();
+        let report = client
+            .insert(&orders(900..1100, 1))
+            .on_conflict(ConflictStrategy::Update)
+            .await
+            .unwrap();
         assert_eq!(report.rows, 200);
         let total: Vec<Order> = Query::<Order>::sql("SELECT * FROM orders")
             .fetch_all(client)
@@ -94,7 +89,11 @@ async fn append_read_bind(client: &Client, merges: bool) {
         let updated = total.iter().filter(|o| o.quantity >= 1000).count();
         assert_eq!(updated, 200);
     } else {
-        let refused = client.upsert(&orders(0..10, 1)).await.unwrap_err();
+        let refused = client
+            .insert(&orders(0..10, 1))
+            .on_conflict(ConflictStrategy::Update)
+            .await
+            .unwrap_err();
         assert!(matches!(refused, Error::Unsupported { .. }), "{refused:?}");
     }
 }
@@ -213,7 +212,7 @@ async fn a_native_dataframe_reads_typed() {
         .read_spark(session, df)
         .await
         .unwrap()
-        .collect_as()
+        .fetch_all()
         .await
         .unwrap();
     rows.sort_by_key(|o| o.id);

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lakeorm::{Client, ClientOptions, ConflictStrategy, InsertOptions, Query, Row};
+use lakeorm::{Client, ClientOptions, ConflictStrategy, Query, Row};
 
 use crate::engines::{self, Format, Order, TestLake, orders};
 
@@ -45,19 +45,13 @@ async fn a_million_rows_land_exactly_once_on_each_path() {
     client.migrate::<Order>().await.unwrap();
 
     let direct = orders(0..1_000_000, 0);
-    let report = client
-        .insert_with(&direct, InsertOptions::new().via_grpc())
-        .await
-        .unwrap();
+    let report = client.insert(&direct).direct().await.unwrap();
     assert_eq!(report.rows, 1_000_000);
     assert_eq!(totals(&client).await, expected(&direct));
     drop(direct);
 
     let staged = orders(1_000_000..2_000_000, 0);
-    let report = client
-        .insert_with(&staged, InsertOptions::new().via_object_storage())
-        .await
-        .unwrap();
+    let report = client.insert(&staged).staged().await.unwrap();
     assert_eq!(report.rows, 1_000_000);
     let all = orders(0..2_000_000, 0);
     assert_eq!(totals(&client).await, expected(&all));
@@ -85,14 +79,15 @@ async fn concurrent_calls(format: Format) {
             let client = client.clone();
             tokio::spawn(async move {
                 let rows = orders(task * ROWS..(task + 1) * ROWS, 0);
-                let path = if task % 2 == 0 {
-                    InsertOptions::new().via_grpc()
+                let insert = client.insert(&rows);
+                let insert = if task % 2 == 0 {
+                    insert.direct()
                 } else {
-                    InsertOptions::new().via_object_storage()
+                    insert.staged()
                 };
                 let seen = totals(&client).await;
                 assert!(seen.n <= TASKS * ROWS, "{seen:?}");
-                let report = client.insert_with(&rows, path).await?;
+                let report = insert.await?;
                 assert_eq!(report.rows, ROWS as u64);
                 let after = totals(&client).await;
                 assert!(
@@ -132,14 +127,15 @@ async fn upsert_half_overlap(format: Format) {
     client.migrate::<Order>().await.unwrap();
     client.insert(&orders(0..100_000, 0)).await.unwrap();
     // Half of the direct path, half staged: both MERGE shapes.
-    client.upsert(&orders(50_000..100_000, 1)).await.unwrap();
     client
-        .insert_with(
-            &orders(100_000..150_000, 1),
-            InsertOptions::new()
-                .on_conflict(ConflictStrategy::Update)
-                .via_object_storage(),
-        )
+        .insert(&orders(50_000..100_000, 1))
+        .on_conflict(ConflictStrategy::Update)
+        .await
+        .unwrap();
+    client
+        .insert(&orders(100_000..150_000, 1))
+        .on_conflict(ConflictStrategy::Update)
+        .staged()
         .await
         .unwrap();
     let mut want = orders(0..50_000, 0);
@@ -257,14 +253,7 @@ async fn a_killed_server_mid_insert_leaves_nothing_behind() {
 
     let writer = {
         let client = client.clone();
-        tokio::spawn(async move {
-            client
-                .insert_with(
-                    &orders(0..1_000_000, 0),
-                    InsertOptions::new().via_object_storage(),
-                )
-                .await
-        })
+        tokio::spawn(async move { client.insert(&orders(0..1_000_000, 0)).staged().await })
     };
     // Kill the server once the parts are staged, while the engine runs the INSERT.
     let staging = lake.dir.path().join("_staging");

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use lakeorm::{
-    Client, ConflictStrategy, Error, InsertOptions, Lake, LocalBuilder, Order, Query, Row,
-};
+use lakeorm::{Client, ConflictStrategy, Error, Lake, LocalBuilder, Order, Query, Row, Statement};
 
 #[derive(Lake, Debug, Clone, PartialEq)]
 struct Account {
@@ -151,7 +149,11 @@ async fn write_read_update_delete_on_every_backend() {
         assert_eq!((back.balance, back.note.as_deref()), (-1, Some("frozen")));
 
         // Upsert by primary key: one update, one insert.
-        let report = db.upsert(&[account(6), account(31)]).await.unwrap();
+        let report = db
+            .insert(&[account(6), account(31)])
+            .on_conflict(ConflictStrategy::Update)
+            .await
+            .unwrap();
         assert_eq!(
             (report.metrics.rows_updated, report.metrics.rows_inserted),
             (1, 1)
@@ -167,8 +169,9 @@ async fn write_read_update_delete_on_every_backend() {
         assert_eq!(count(&db, "accounts").await, 29);
         let deleted = db
             .delete_where::<Account>(
-                "country = ? AND balance >= ?",
-                vec!["DE".into(), 200.into()],
+                Statement::new("country = ? AND balance >= ?")
+                    .bind("DE")
+                    .bind(200),
             )
             .await
             .unwrap();
@@ -294,10 +297,8 @@ async fn conflict_strategies() {
         again.balance = 777;
 
         match db
-            .insert_with(
-                &[again.clone(), account(2)],
-                InsertOptions::new().on_conflict(ConflictStrategy::Error),
-            )
+            .insert(&[again.clone(), account(2)])
+            .on_conflict(ConflictStrategy::Error)
             .await
         {
             Err(Error::DuplicateKey { rows, .. }) => assert_eq!(rows, 1),
@@ -305,12 +306,10 @@ async fn conflict_strategies() {
         }
         assert_eq!(count(&db, "accounts").await, 1, "nothing was written");
 
-        db.insert_with(
-            &[again.clone(), account(2)],
-            InsertOptions::new().on_conflict(ConflictStrategy::Ignore),
-        )
-        .await
-        .unwrap();
+        db.insert(&[again.clone(), account(2)])
+            .on_conflict(ConflictStrategy::Ignore)
+            .await
+            .unwrap();
         let kept: Account = Query::sql("SELECT * FROM accounts WHERE id = 1")
             .fetch_one(&db)
             .await
@@ -318,12 +317,10 @@ async fn conflict_strategies() {
         assert_eq!(kept.balance, 10);
         assert_eq!(count(&db, "accounts").await, 2);
 
-        db.insert_with(
-            &[again],
-            InsertOptions::new().on_conflict(ConflictStrategy::Update),
-        )
-        .await
-        .unwrap();
+        db.insert(&[again])
+            .on_conflict(ConflictStrategy::Update)
+            .await
+            .unwrap();
         let updated: Account = Query::sql("SELECT * FROM accounts WHERE id = 1")
             .fetch_one(&db)
             .await
@@ -343,8 +340,7 @@ async fn dataframes_and_the_query_builder() {
 
         let df = db
             .dataframe(
-                "SELECT id, email FROM accounts WHERE country = ?",
-                vec!["FR".into()],
+                Statement::new("SELECT id, email FROM accounts WHERE country = ?").bind("FR"),
             )
             .await
             .unwrap();
@@ -360,32 +356,31 @@ async fn dataframes_and_the_query_builder() {
             email: String,
         }
         let first: Email = db
-            .dataframe("SELECT id, email FROM accounts ORDER BY id", vec![])
+            .dataframe("SELECT id, email FROM accounts ORDER BY id")
             .await
             .unwrap()
-            .first_as()
+            .fetch_one()
             .await
             .unwrap();
         assert_eq!((first.id, first.email.as_str()), (1, "user1@example.com"));
 
         let page: Vec<Email> = db
-            .query()
-            .from("accounts")
-            .select(["id", "email"])
-            .filter("country = ?", vec!["GB".into()])
+            .query::<Account>()
+            .select_as::<Email>()
+            .filter(Statement::new("country = ?").bind("GB"))
             .order_by("id", Order::Desc)
             .limit(3)
             .offset(1)
-            .collect_as()
+            .fetch_all()
             .await
             .unwrap();
         assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [15, 12, 9]);
 
         let streamed: Vec<Account> = db
-            .dataframe("SELECT * FROM accounts", vec![])
+            .dataframe("SELECT * FROM accounts")
             .await
             .unwrap()
-            .stream_as::<Account>()
+            .fetch::<Account>()
             .try_collect()
             .await
             .unwrap();
@@ -437,7 +432,7 @@ async fn concurrent_upserts_all_land_once() {
                             quantity: i,
                         })
                         .collect();
-                    db.upsert(&rows).await
+                    db.insert(&rows).on_conflict(ConflictStrategy::Update).await
                 })
             })
             .collect();
@@ -484,7 +479,7 @@ async fn metrics_count_operations_rows_and_errors() {
     db.insert(&[account(1), account(2), account(3)])
         .await
         .unwrap();
-    let _ = db.exec("SELECT * FROM no_such_table", vec![]).await;
+    let _ = db.exec("SELECT * FROM no_such_table").await;
     let families = db.metrics_registry().gather();
     let value = |name: &str, label: &str| -> f64 {
         families
@@ -533,7 +528,11 @@ async fn an_iceberg_dialect_on_the_embedded_engine_is_a_typed_error() {
             other => panic!("expected Unsupported, got {other:?}"),
         }
     }
-    match db.upsert(&[account(1)]).await {
+    match db
+        .insert(&[account(1)])
+        .on_conflict(ConflictStrategy::Update)
+        .await
+    {
         Err(Error::Unsupported { operation, .. }) => assert!(operation.starts_with("merge")),
         other => panic!("expected Unsupported, got {other:?}"),
     }

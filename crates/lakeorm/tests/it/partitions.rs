@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use lakeorm::delta::DeltaDialect;
-use lakeorm::{Client, Error, Lake, LocalBuilder, Query, Row};
+use lakeorm::{Client, ConflictStrategy, Error, Lake, LocalBuilder, Query, Row};
 use md5::{Digest, Md5};
 
 use crate::client::count;
@@ -223,7 +223,8 @@ async fn upserts_keep_create_time_and_move_rows_between_partitions() {
     db.insert(&[member("ada@example.com", "blue", 2)])
         .await
         .unwrap();
-    db.upsert(&[member("ada@example.com", "green", 3)])
+    db.insert(&[member("ada@example.com", "green", 3)])
+        .on_conflict(ConflictStrategy::Update)
         .await
         .unwrap();
     let now = by_email(&db, "ada@example.com").await;
@@ -423,7 +424,8 @@ async fn merged_files_keep_the_declared_types() {
     ])
     .await
     .unwrap();
-    db.upsert(&[member("ada@example.com", "red", 2)])
+    db.insert(&[member("ada@example.com", "red", 2)])
+        .on_conflict(ConflictStrategy::Update)
         .await
         .unwrap();
     db.update(&[member("bob@example.com", "red", 5)])

@@ -11,9 +11,8 @@ use lakeorm::delta::DeltaDialect;
 use lakeorm::embedded::EmbeddedDriver;
 use lakeorm::{
     Backend, Client, ClientOptions, ConflictStrategy, Driver, DriverCapabilities, Error,
-    ExecContext, ExecMetrics, ExecutionPlan, IDEMPOTENCY_TABLE, IngestId, InsertOptions, Lake,
-    Location, MergeOptions, Query, QueryResult, Result, Row, StagingOp, Statement, TableSpec,
-    TableStats, WritePath,
+    ExecContext, ExecMetrics, ExecutionPlan, IDEMPOTENCY_TABLE, IngestId, Lake, Location, Query,
+    QueryResult, Result, Row, StagingOp, Statement, TableSpec, TableStats, WritePath,
 };
 use object_store::{ObjectStoreExt as _, PutPayload};
 
@@ -135,27 +134,18 @@ async fn staged_writes_commit_and_leave_no_staging() {
         // A tiny threshold sends every write down the staged path.
         let db = client(
             Arc::clone(&lake.backend),
-            ClientOptions::new().fast_path_threshold(1),
+            ClientOptions::new().staged_threshold(1),
         )
         .await;
         db.migrate::<Event>().await.unwrap();
         let report = db.insert(&events(0, 5000)).await.unwrap();
-        assert_eq!(report.write_path, Some(WritePath::ObjectStorage), "{name}");
+        assert_eq!(report.write_path, Some(WritePath::Staged), "{name}");
         assert_eq!(report.metrics.rows_inserted, 5000, "{name}");
-        let forced = db
-            .insert_with(&events(5000, 10), InsertOptions::new().via_object_storage())
-            .await
-            .unwrap();
-        assert_eq!(forced.write_path, Some(WritePath::ObjectStorage));
-        let direct = db
-            .insert_with(&events(5010, 10), InsertOptions::new().via_direct())
-            .await
-            .unwrap();
+        let forced = db.insert(&events(5000, 10)).staged().await.unwrap();
+        assert_eq!(forced.write_path, Some(WritePath::Staged));
+        let direct = db.insert(&events(5010, 10)).direct().await.unwrap();
         assert_eq!(direct.write_path, Some(WritePath::Direct));
-        let empty = db
-            .insert_with(&events(0, 0), InsertOptions::new().via_object_storage())
-            .await
-            .unwrap();
+        let empty = db.insert(&events(0, 0)).staged().await.unwrap();
         assert_eq!((empty.rows, empty.write_path), (0, Some(WritePath::Direct)));
         assert_eq!(count(&db, "events").await, 5020, "{name}");
 
@@ -167,8 +157,12 @@ async fn staged_writes_commit_and_leave_no_staging() {
                 .collect::<Vec<_>>()
         };
         db.insert(&balances(1)).await.unwrap();
-        let upsert = db.upsert(&balances(2)).await.unwrap();
-        assert_eq!(upsert.write_path, Some(WritePath::ObjectStorage));
+        let upsert = db
+            .insert(&balances(2))
+            .on_conflict(ConflictStrategy::Update)
+            .await
+            .unwrap();
+        assert_eq!(upsert.write_path, Some(WritePath::Staged));
         assert_eq!(upsert.metrics.rows_updated, 100, "{name}");
         assert_eq!(count(&db, "balances WHERE amount = 2").await, 100);
 
@@ -292,11 +286,7 @@ async fn a_staged_insert_whose_commit_fails_leaves_no_staging() {
         let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
         faulty.arm(Fault::BeforeCommit);
-        let staged = InsertOptions::new().via_object_storage();
-        let err = db
-            .insert_with(&events(0, 100), staged.clone())
-            .await
-            .unwrap_err();
+        let err = db.insert(&events(0, 100)).staged().await.unwrap_err();
         assert!(err.to_string().contains("before the commit"), "{err}");
         assert!(lake.backend.list_staging().await.unwrap().is_empty());
         assert_eq!(count(&db, "events").await, 0);
@@ -307,10 +297,14 @@ async fn a_staged_insert_whose_commit_fails_leaves_no_staging() {
             id: i64,
         }
         let err = db
-            .insert_with(&[NeverMigrated { id: 1 }], staged)
+            .insert(&[NeverMigrated { id: 1 }])
+            .staged()
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(
+            matches!(&err, Error::TableNotFound { table, location: Some(_) } if table == "never_migrateds"),
+            "{err}"
+        );
         assert!(lake.backend.list_staging().await.unwrap().is_empty());
     }
 }
@@ -481,16 +475,17 @@ async fn an_s3_lake_works_like_a_local_one() {
     )
     .await
     .unwrap();
-    db.upsert(
+    db.insert(
         &(5..15)
             .map(|account| Balance { account, amount: 2 })
             .collect::<Vec<_>>(),
     )
+    .on_conflict(ConflictStrategy::Update)
     .await
     .unwrap();
     assert_eq!(count(&db, "balances").await, 15);
     assert_eq!(count(&db, "balances WHERE amount = 2").await, 10);
-    db.delete_where::<Event>("kind = ?", vec!["click".into()])
+    db.delete_where::<Event>(Statement::new("kind = ?").bind("click"))
         .await
         .unwrap();
     assert_eq!(count(&db, "events").await, 500);
@@ -506,7 +501,7 @@ async fn an_s3_lake_works_like_a_local_one() {
     for writer in 0..4i64 {
         let db = db.clone();
         tasks.push(tokio::spawn(async move {
-            db.upsert(
+            db.insert(
                 &(0..50)
                     .map(|i| Balance {
                         account: 1000 + writer * 50 + i,
@@ -514,6 +509,7 @@ async fn an_s3_lake_works_like_a_local_one() {
                     })
                     .collect::<Vec<_>>(),
             )
+            .on_conflict(ConflictStrategy::Update)
             .await
         }));
     }
@@ -528,10 +524,10 @@ async fn an_idempotent_retry_after_a_lost_reply_writes_nothing() {
     for lake in lakes() {
         let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
-        let keyed = InsertOptions::new().with_idempotency_key("batch-2026-11-26-001");
         faulty.arm(Fault::AfterCommit);
         assert!(
-            db.insert_with(&events(0, 1000), keyed.clone())
+            db.insert(&events(0, 1000))
+                .idempotency_key("batch-2026-11-26-001")
                 .await
                 .is_err()
         );
@@ -542,22 +538,25 @@ async fn an_idempotent_retry_after_a_lost_reply_writes_nothing() {
         );
 
         let retry = db
-            .insert_with(&events(0, 1000), keyed.clone())
+            .insert(&events(0, 1000))
+            .idempotency_key("batch-2026-11-26-001")
             .await
             .unwrap();
         assert!(retry.deduplicated);
         assert_eq!(retry.write_path, None);
         assert_eq!(count(&db, "events").await, 1000, "each row once");
-        let again = db.insert_with(&events(0, 1000), keyed).await.unwrap();
+        let again = db
+            .insert(&events(0, 1000))
+            .idempotency_key("batch-2026-11-26-001")
+            .await
+            .unwrap();
         assert!(again.deduplicated);
         assert_eq!(again.ingest_id, retry.ingest_id);
 
         // Another key is another write.
         let other = db
-            .insert_with(
-                &events(1000, 10),
-                InsertOptions::new().with_idempotency_key("batch-002"),
-            )
+            .insert(&events(1000, 10))
+            .idempotency_key("batch-002")
             .await
             .unwrap();
         assert!(!other.deduplicated);
@@ -571,12 +570,11 @@ async fn an_idempotent_retry_after_a_failed_commit_writes_once() {
         let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
         // Staged, so that the failed attempt also proves its parts are gone.
-        let keyed = InsertOptions::new()
-            .with_idempotency_key("feed-42")
-            .via_object_storage();
         faulty.arm(Fault::BeforeCommit);
         assert!(
-            db.insert_with(&events(0, 500), keyed.clone())
+            db.insert(&events(0, 500))
+                .idempotency_key("feed-42")
+                .staged()
                 .await
                 .is_err()
         );
@@ -584,7 +582,9 @@ async fn an_idempotent_retry_after_a_failed_commit_writes_once() {
         assert!(lake.backend.list_staging().await.unwrap().is_empty());
 
         let retry = db
-            .insert_with(&events(0, 500), keyed.clone())
+            .insert(&events(0, 500))
+            .idempotency_key("feed-42")
+            .staged()
             .await
             .unwrap();
         assert!(!retry.deduplicated);
@@ -603,7 +603,9 @@ async fn an_idempotent_retry_after_a_failed_commit_writes_once() {
             "the retry wrote under the first attempt's ingest id"
         );
         assert!(
-            db.insert_with(&events(0, 500), keyed)
+            db.insert(&events(0, 500))
+                .idempotency_key("feed-42")
+                .staged()
                 .await
                 .unwrap()
                 .deduplicated
@@ -617,32 +619,28 @@ async fn the_commit_log_not_the_rows_witnesses_an_idempotent_write() {
     let lake = memory_lake();
     let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
     db.migrate::<Balance>().await.unwrap();
-    let keyed = InsertOptions::new().with_idempotency_key("settlement-7");
     let first = db
-        .insert_with(
-            &[Balance {
-                account: 1,
-                amount: 100,
-            }],
-            keyed.clone(),
-        )
+        .insert(&[Balance {
+            account: 1,
+            amount: 100,
+        }])
+        .idempotency_key("settlement-7")
         .await
         .unwrap();
     // A later write replaces the row, and with it the first write's ingest id.
-    db.upsert(&[Balance {
+    db.insert(&[Balance {
         account: 1,
         amount: 5,
     }])
+    .on_conflict(ConflictStrategy::Update)
     .await
     .unwrap();
     let retry = db
-        .insert_with(
-            &[Balance {
-                account: 1,
-                amount: 100,
-            }],
-            keyed,
-        )
+        .insert(&[Balance {
+            account: 1,
+            amount: 100,
+        }])
+        .idempotency_key("settlement-7")
         .await
         .unwrap();
     assert!(retry.deduplicated);
@@ -659,11 +657,17 @@ async fn idempotency_keys_expire() {
     let lake = memory_lake();
     let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
     db.migrate::<Event>().await.unwrap();
-    let short = InsertOptions::new()
-        .with_idempotency_key("k")
-        .idempotency_ttl(Duration::ZERO);
-    db.insert_with(&events(0, 10), short.clone()).await.unwrap();
-    let second = db.insert_with(&events(0, 10), short).await.unwrap();
+    db.insert(&events(0, 10))
+        .idempotency_key("k")
+        .idempotency_ttl(Duration::ZERO)
+        .await
+        .unwrap();
+    let second = db
+        .insert(&events(0, 10))
+        .idempotency_key("k")
+        .idempotency_ttl(Duration::ZERO)
+        .await
+        .unwrap();
     assert!(!second.deduplicated, "an expired key is forgotten");
     assert_eq!(count(&db, "events").await, 20);
     assert_eq!(count(&db, IDEMPOTENCY_TABLE).await, 2);
@@ -671,8 +675,7 @@ async fn idempotency_keys_expire() {
     assert_eq!(expired.rows_deleted, 2);
     assert_eq!(count(&db, IDEMPOTENCY_TABLE).await, 0);
     assert!(matches!(
-        db.insert_with(&events(0, 1), InsertOptions::new().with_idempotency_key(""))
-            .await,
+        db.insert(&events(0, 1)).idempotency_key("").await,
         Err(Error::Config(_))
     ));
 }
@@ -689,7 +692,7 @@ async fn raw_rows_merge_only_when_valid() {
         let landed = db.insert_raw(&feed).await.unwrap();
         assert_eq!(landed.raw_table(), "events_raw");
         assert_eq!(landed.rows(), 100);
-        match landed.then_merge(MergeOptions::new()).await {
+        match landed.then_merge().await {
             Err(Error::Validation(e)) => assert_eq!(e.errors().len(), 1, "{e}"),
             other => panic!("expected a validation error, got {other:?}"),
         }
@@ -699,15 +702,17 @@ async fn raw_rows_merge_only_when_valid() {
         // A clean feed merges, keeps its ingest id, and leaves the raw table.
         let clean = db.insert_raw(&events(100, 50)).await.unwrap();
         let id = clean.ingest_id();
-        let merged = clean.then_merge(MergeOptions::new()).await.unwrap();
+        let merged = clean.then_merge().await.unwrap();
         assert_eq!(merged.ingest_id, id);
         assert_eq!(count(&db, "events").await, 50);
         assert_eq!(count(&db, "events_raw").await, 100);
 
         // Spawned, with a conflict strategy: existing keys are ignored.
         let overlapping = db.insert_raw(&events(140, 20)).await.unwrap();
-        let handle =
-            overlapping.spawn_merge(MergeOptions::new().on_conflict(ConflictStrategy::Ignore));
+        let handle = overlapping
+            .then_merge()
+            .on_conflict(ConflictStrategy::Ignore)
+            .spawn();
         let report = handle.wait().await.unwrap();
         assert_eq!(report.metrics.rows_inserted, 10);
         assert_eq!(count(&db, "events").await, 60);

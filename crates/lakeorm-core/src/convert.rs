@@ -1,19 +1,81 @@
-//! The read side of the Arrow projection: `RecordBatch` → typed structs.
+//! What can go wrong converting values between Rust, Arrow and JSON — [`EncodeError`],
+//! [`DecodeError`], [`JsonError`] — and [`coerce`], the one conversion between Arrow types the
+//! decoder allows.
 //!
-//! Columns are bound by name once per batch (exact match first, then a unique case-insensitive
-//! one, since engines fold unquoted aliases), extra columns are ignored, and leaf arrays of a
-//! compatible type (an `Int32` for an `i64` field, a string view for a `String`) are accepted.
-//! Everything else is a [`DecodeError`] that names the column, and the row for values.
+//! A leaf: the column codecs, the batch functions beside the `Lake` trait and the crate's
+//! [`Error`](crate::Error) all build on it, and it builds on none of them.
 
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StructArray};
+use arrow::array::{Array, ArrayRef};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::DataType;
+use serde_json::Value;
 
-use crate::Result;
-use crate::lake::Row;
+/// A value that cannot be represented in its column (a decimal with too many digits, a JSON
+/// field that fails to serialize, a list too long for 32-bit offsets).
+///
+/// Boxed, so that the `Result` every appended value returns stays one pointer wide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError(Box<EncodeInner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EncodeInner {
+    path: Vec<String>,
+    row: Option<usize>,
+    message: String,
+}
+
+impl EncodeError {
+    /// A new error about the value being encoded.
+    pub fn new(message: impl Into<String>) -> Self {
+        EncodeError(Box::new(EncodeInner {
+            path: Vec::new(),
+            row: None,
+            message: message.into(),
+        }))
+    }
+
+    /// Prefixes the column path (called by the enclosing struct, outermost last).
+    pub fn in_column(mut self, column: &str) -> Self {
+        self.0.path.insert(0, column.to_owned());
+        self
+    }
+
+    /// Records the row index, unless a deeper level already did.
+    pub fn at_row(mut self, row: usize) -> Self {
+        self.0.row.get_or_insert(row);
+        self
+    }
+
+    /// The dotted column path (`address.city`).
+    pub fn column(&self) -> String {
+        self.0.path.join(".")
+    }
+
+    /// The row index within the encoded slice.
+    pub fn row(&self) -> Option<usize> {
+        self.0.row
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "lakeorm: cannot encode column `{}`", self.column())?;
+        if let Some(row) = self.0.row {
+            write!(f, " (row {row})")?;
+        }
+        write!(f, ": {}", self.0.message)
+    }
+}
+
+impl std::error::Error for EncodeError {}
 
 /// What went wrong while decoding.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,48 +203,77 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Decodes every row of `batch` into `T` (the implementation behind
-/// [`Row::from_record_batch`]).
-pub fn decode_batch<T: Row>(batch: &RecordBatch) -> Result<Vec<T>> {
-    let array: ArrayRef = Arc::new(StructArray::from(batch.clone()));
-    let reader = T::reader(&array, T::schema().row_type())?;
-    let mut rows = Vec::new();
-    T::read_into(&reader, 0..batch.num_rows(), &mut rows)?;
-    Ok(rows)
+/// A JSON document that does not fit the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    model: Option<&'static str>,
+    path: Vec<String>,
+    message: String,
 }
 
-/// Finds the child column `name` of a struct (or batch) array: the exact name first, then a
-/// unique case-insensitive match.
-pub fn bind_child<'a>(
-    parent: &'a StructArray,
-    name: &str,
-) -> std::result::Result<&'a ArrayRef, DecodeError> {
-    if let Some(column) = parent.column_by_name(name) {
-        return Ok(column);
+impl JsonError {
+    /// An error about the value at the current position.
+    pub fn new(message: impl Into<String>) -> Self {
+        JsonError {
+            model: None,
+            path: Vec::new(),
+            message: message.into(),
+        }
     }
-    let fields = parent.fields();
-    let mut found = fields
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.name().eq_ignore_ascii_case(name));
-    match (found.next(), found.next()) {
-        (Some((index, _)), None) => Ok(parent.column(index)),
-        _ => Err(
-            DecodeError::missing_column(fields.iter().map(|f| f.name().clone()).collect())
-                .in_column(name),
-        ),
+
+    /// Prefixes the field path (called by the enclosing object or array).
+    pub fn in_field(mut self, field: &str) -> Self {
+        self.path.insert(0, field.to_owned());
+        self
+    }
+
+    /// Names the model the document was decoded into.
+    pub fn for_model(mut self, model: &'static str) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// The dotted path of the offending field (`address.city`, `tags.[2]`); empty for the
+    /// document itself.
+    pub fn path(&self) -> String {
+        self.path.join(".")
+    }
+
+    /// What was wrong.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
-/// Downcasts a struct column (a helper for generated readers).
-pub fn as_struct<'a>(
-    array: &'a ArrayRef,
-    expected: &str,
-) -> std::result::Result<&'a StructArray, DecodeError> {
-    array
-        .as_any()
-        .downcast_ref::<StructArray>()
-        .ok_or_else(|| DecodeError::type_mismatch(expected, array.data_type()))
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("lakeorm: invalid JSON")?;
+        if let Some(model) = self.model {
+            write!(f, " for `{model}`")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, " at field `{}`", self.path())?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The error for a JSON value of the wrong kind.
+pub(crate) fn json_expected(expected: &str, found: &Value) -> JsonError {
+    JsonError::new(format!("expected {expected}, found {}", json_kind(found)))
 }
 
 /// Which leaf types may be converted into which: the same family only, so that a string never
@@ -211,7 +302,7 @@ fn compatible(from: &DataType, to: &DataType) -> bool {
 
 /// Returns `array` as `target`, converting within a type family; out-of-range values are an
 /// error, never a silent wrap or NULL.
-pub fn coerce(
+pub(crate) fn coerce(
     array: &ArrayRef,
     target: &DataType,
     expected: &str,
@@ -238,23 +329,6 @@ pub fn coerce(
 mod tests {
     use super::*;
     use arrow::array::{Int32Array, Int64Array, StringArray};
-    use arrow::datatypes::{Field, Schema};
-
-    #[test]
-    fn binds_case_insensitively_and_reports_missing() {
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "TotalOrders",
-            DataType::Int64,
-            false,
-        )]));
-        let batch =
-            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1]))]).unwrap();
-        let parent = StructArray::from(batch);
-        assert!(bind_child(&parent, "totalorders").is_ok());
-        let err = bind_child(&parent, "email").unwrap_err();
-        assert_eq!(err.column(), "email");
-        assert!(err.to_string().contains("it has: TotalOrders"));
-    }
 
     #[test]
     fn coerces_within_families_only() {
