@@ -183,7 +183,7 @@ fn spark(root: &Path) -> Result<()> {
     );
     for (label, prefix) in [
         ("lakeorm direct", "lakeorm-bench direct"),
-        ("lakeorm fast path", "lakeorm-bench fast-path"),
+        ("lakeorm staged", "lakeorm-bench staged"),
     ] {
         let ours = secs(&rust, prefix)?;
         println!(

@@ -54,7 +54,7 @@ pub struct DriverCapabilities {
     pub update: bool,
     /// DELETE.
     pub delete: bool,
-    /// Appending Parquet staged on the Backend (the fast path).
+    /// Appending or merging Parquet staged on the Backend (a staged write).
     pub staged_writes: bool,
     /// Compaction and vacuum.
     pub maintenance: bool,
@@ -80,8 +80,7 @@ impl fmt::Debug for ExecContext<'_> {
     }
 }
 
-/// An execution engine: the embedded one (DataFusion + delta-rs + iceberg-rust) or Spark
-/// Connect.
+/// An execution engine: the embedded one (DataFusion + delta-rs) or Spark Connect.
 ///
 /// Object safe; a Client holds it as `Arc<dyn Driver>`. Implementations must be cheap to share
 /// across tasks.

@@ -97,7 +97,7 @@ pub struct TableSpec {
 pub enum WriteSource {
     /// Arrow batches in memory (the direct path), `_ingest_id` included.
     Batches(Vec<RecordBatch>),
-    /// Parquet parts staged on the Backend under one prefix (the fast path).
+    /// Parquet parts staged on the Backend under one prefix (a staged write).
     Staged {
         /// The staging prefix, as the engine addresses it.
         location: Location,

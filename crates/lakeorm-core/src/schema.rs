@@ -251,9 +251,10 @@ pub struct LakeField {
     pub merge_key: bool,
     /// The partition transform, if the table is partitioned by this column.
     pub partition: Option<Partition>,
-    /// Declared as a lookup column (Delta: Z-order/clustering; Iceberg: sort/bloom hints).
+    /// Declared as a lookup column (`#[lake(indexed)]`). Recorded only: no engine applies it
+    /// to the table's layout yet.
     pub indexed: bool,
-    /// Declared as a sort column for the table layout.
+    /// Declared as a sort column (`#[lake(sortable)]`). Recorded only, like `indexed`.
     pub sortable: bool,
     /// Stored as JSON text.
     pub json: bool,

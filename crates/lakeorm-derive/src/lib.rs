@@ -55,9 +55,9 @@ use proc_macro::TokenStream;
 /// | `pk` | part of the primary key (composite allowed); never on an `Option` |
 /// | `merge_key` | part of the merge key: `insert` upserts on it (composite allowed); never on an `Option` |
 /// | `column = "name"` | the column name |
-/// | `partition = "…"` | `identity`, `bucket(N)`, `truncate(N)`, `year`, `month`, `day`, `hour`; checked against the field's type. Iceberg stores the transform natively; Delta partitions by a generated column `<column>_<transform>` (`lakeorm::generated` lists the expressions and the types each takes) |
-/// | `indexed` | a lookup column (Z-order / clustering hints) |
-/// | `sortable` | a sort column of the table layout |
+/// | `partition = "…"` | `identity`, `bucket(N)`, `truncate(N)`, `year`, `month`, `day`, `hour`; checked against the field's type. Iceberg stores the transform natively; Delta partitions by a generated column `<column>_<transform>` (`lakeorm_core::generated` lists the expressions and the types each takes) |
+/// | `indexed` | declares a lookup column: recorded in the schema (`LakeField::indexed`); it does not change the table's layout yet |
+/// | `sortable` | declares a sort column: recorded in the schema (`LakeField::sortable`); it does not change the table's layout yet |
 /// | `nullable` | declare the column nullable although the field is not an `Option` |
 /// | `json` | store any serde type as JSON text |
 /// | `auto = "create_time"` / `"update_time"` | stamped by the client on write; timestamp fields only |

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use lakeorm_core::{ExecutionPlan, TableFormat};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::driver::SparkServer;
+use crate::server::SparkServer;
 
 /// One lock per table, created on first use.
 #[derive(Default)]

@@ -1,188 +1,27 @@
 //! `SparkDriver`: lakeorm's `Driver` over Spark Connect.
 
 use std::any::Any;
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, Schema};
 use async_trait::async_trait;
-use futures::stream;
 use lakeorm_core::dialect::SOURCE_VIEW;
 use lakeorm_core::{
     Driver, DriverCapabilities, EngineFlavor, Error, ExecContext, ExecMetrics, ExecutionPlan,
-    Location, Predicate, QueryResult, Result, Statement, TableFormat, WriteSource,
+    Location, Predicate, QueryResult, Result, Statement, WriteSource,
 };
-use spark_connect_core::client::ReattachableResponseStream;
-use spark_connect_core::retries::RetryPolicy;
 use spark_connect_proto as proto;
 
 use crate::commits::CommitQueue;
-use crate::connection::ConnectionString;
-use crate::errors::{ENGINE, classify, refused_existing_table};
-use crate::ingest::{self, DEFAULT_MAX_REQUEST_BYTES};
-use crate::pool::{Lease, Pool, decode_arrow, operation_name, sql_relation};
+use crate::errors::{ENGINE, refused_existing_table};
+use crate::ingest::{self};
+use crate::pool::{Lease, Pool, decode_arrow};
+use crate::server::SparkServer;
 use crate::session::SessionLease;
-
-/// The default number of pooled sessions.
-pub const DEFAULT_POOL_SIZE: usize = 8;
-
-/// Which kind of Spark Connect server the driver talks to; it sets the default capabilities
-/// and how the server addresses storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SparkServer {
-    /// Apache Spark 4 with the Delta Lake or Iceberg runtime on its classpath (Hadoop file
-    /// systems: `s3a://`).
-    #[default]
-    Spark,
-    /// Apache Spark 4 without table-format jars: plain Parquet tables, append and read only.
-    SparkParquet,
-    /// [Sail](https://github.com/lakehq/sail): Delta, Iceberg and Parquet on `object_store`
-    /// (`s3://`); no OPTIMIZE, VACUUM or table history. Sail does not detect concurrent
-    /// Iceberg commits, so the driver runs one write at a time per Iceberg table (writers in
-    /// other processes are not covered).
-    Sail,
-    /// A Databricks cluster through Databricks Connect.
-    Databricks,
-}
-
-impl SparkServer {
-    fn capabilities(self) -> DriverCapabilities {
-        let all = |formats| DriverCapabilities {
-            formats,
-            merge: true,
-            update: true,
-            delete: true,
-            staged_writes: true,
-            maintenance: true,
-            time_travel: true,
-        };
-        match self {
-            SparkServer::Spark => all(vec![
-                TableFormat::Delta,
-                TableFormat::Iceberg,
-                TableFormat::Parquet,
-            ]),
-            SparkServer::Databricks => all(vec![TableFormat::Delta, TableFormat::Iceberg]),
-            SparkServer::SparkParquet => DriverCapabilities {
-                formats: vec![TableFormat::Parquet],
-                merge: false,
-                update: false,
-                delete: false,
-                staged_writes: true,
-                maintenance: false,
-                time_travel: false,
-            },
-            SparkServer::Sail => DriverCapabilities {
-                formats: vec![
-                    TableFormat::Delta,
-                    TableFormat::Iceberg,
-                    TableFormat::Parquet,
-                ],
-                merge: true,
-                update: true,
-                delete: true,
-                staged_writes: true,
-                maintenance: false,
-                time_travel: false,
-            },
-        }
-    }
-
-    fn flavor(self) -> EngineFlavor {
-        match self {
-            SparkServer::Sail => EngineFlavor::Native,
-            _ => EngineFlavor::Hadoop,
-        }
-    }
-}
-
-/// Configures a [`SparkDriver`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct SparkDriverBuilder {
-    url: ConnectionString,
-    server: SparkServer,
-    pool_size: usize,
-    capabilities: Option<DriverCapabilities>,
-    flavor: Option<EngineFlavor>,
-    max_request_bytes: usize,
-    retries: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-}
-
-impl SparkDriverBuilder {
-    /// The kind of server (default: [`SparkServer::Spark`]).
-    pub fn server(mut self, server: SparkServer) -> Self {
-        self.server = server;
-        self
-    }
-
-    /// How many sessions concurrent calls share (default [`DEFAULT_POOL_SIZE`]).
-    pub fn pool_size(mut self, sessions: usize) -> Self {
-        self.pool_size = sessions.max(1);
-        self
-    }
-
-    /// Overrides what the server can do (default: from [`server`](Self::server)).
-    pub fn capabilities(mut self, capabilities: DriverCapabilities) -> Self {
-        self.capabilities = Some(capabilities);
-        self
-    }
-
-    /// Overrides how the server addresses storage (default: from [`server`](Self::server)).
-    pub fn flavor(mut self, flavor: EngineFlavor) -> Self {
-        self.flavor = Some(flavor);
-        self
-    }
-
-    /// Caps the Arrow bytes of one direct-ingest request (default
-    /// [`DEFAULT_MAX_REQUEST_BYTES`]; servers fail requests much above 80 MB).
-    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
-        self.max_request_bytes = bytes.max(1024);
-        self
-    }
-
-    /// How often, and how patiently, an unavailable server is retried before the call fails
-    /// (default: 4 retries, backoff from 200 ms doubling up to 5 s).
-    pub fn retries(
-        mut self,
-        retries: u32,
-        initial_backoff: Duration,
-        max_backoff: Duration,
-    ) -> Self {
-        self.retries = retries;
-        self.initial_backoff = initial_backoff;
-        self.max_backoff = max_backoff;
-        self
-    }
-
-    /// Builds the driver. No connection is made until the first call.
-    pub fn build(self) -> SparkDriver {
-        let retry = RetryPolicy {
-            max_retries: Some(self.retries),
-            initial_backoff_ms: self.initial_backoff.as_millis() as u64,
-            max_backoff_ms: Some(self.max_backoff.as_millis() as u64),
-            ..RetryPolicy::default()
-        };
-        SparkDriver {
-            inner: Arc::new(Inner {
-                pool: Arc::new(Pool::new(self.url, self.pool_size, retry)),
-                commits: CommitQueue::default(),
-                capabilities: self
-                    .capabilities
-                    .unwrap_or_else(|| self.server.capabilities()),
-                flavor: self.flavor.unwrap_or_else(|| self.server.flavor()),
-                server: self.server,
-                max_request_bytes: self.max_request_bytes,
-            }),
-        }
-    }
-}
+use crate::stream::stream_query;
 
 /// lakeorm's driver for Spark Connect servers: Apache Spark 4, Databricks Connect, Sail.
 ///
@@ -194,16 +33,16 @@ impl SparkDriverBuilder {
 /// Cheap to clone; clones share the session pool.
 #[derive(Clone)]
 pub struct SparkDriver {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    pool: Arc<Pool>,
-    commits: CommitQueue,
-    capabilities: DriverCapabilities,
-    flavor: EngineFlavor,
-    server: SparkServer,
-    max_request_bytes: usize,
+pub(crate) struct Inner {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) commits: CommitQueue,
+    pub(crate) capabilities: DriverCapabilities,
+    pub(crate) flavor: EngineFlavor,
+    pub(crate) server: SparkServer,
+    pub(crate) max_request_bytes: usize,
 }
 
 impl fmt::Debug for SparkDriver {
@@ -216,49 +55,6 @@ impl fmt::Debug for SparkDriver {
 }
 
 impl SparkDriver {
-    /// A driver for `sc://host:port/;token=…;user_id=…` with the default options.
-    pub fn remote(url: &str) -> Result<Self> {
-        Ok(Self::builder(url)?.build())
-    }
-
-    /// A builder for `sc://host:port/;…`.
-    pub fn builder(url: &str) -> Result<SparkDriverBuilder> {
-        Ok(Self::builder_for(ConnectionString::parse(url)?))
-    }
-
-    /// A builder for a parsed connection string.
-    pub fn builder_for(url: ConnectionString) -> SparkDriverBuilder {
-        SparkDriverBuilder {
-            url,
-            server: SparkServer::default(),
-            pool_size: DEFAULT_POOL_SIZE,
-            capabilities: None,
-            flavor: None,
-            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
-            retries: 4,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
-
-    /// A driver for a Databricks cluster (Databricks Connect): workspace host, personal access
-    /// token and cluster id.
-    pub fn databricks(host: &str, token: &str, cluster_id: &str) -> Result<Self> {
-        Ok(
-            Self::builder_for(ConnectionString::databricks(host, token, cluster_id)?)
-                .server(SparkServer::Databricks)
-                .build(),
-        )
-    }
-
-    /// [`databricks`](Self::databricks) from `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and
-    /// `DATABRICKS_CLUSTER_ID`.
-    pub fn databricks_from_env() -> Result<Self> {
-        Ok(Self::builder_for(ConnectionString::databricks_from_env()?)
-            .server(SparkServer::Databricks)
-            .build())
-    }
-
     /// Lends a pooled session for native Spark work (returned to the pool on drop).
     pub async fn session(&self) -> Result<SessionLease> {
         SessionLease::new(self.inner.pool.get().await?).await
@@ -587,79 +383,6 @@ fn is_missing_path(error: &Error) -> bool {
         || text.contains("not found")
 }
 
-/// Runs a query on a lent session and streams its batches; the session returns to the pool
-/// when the stream is dropped.
-pub(crate) async fn stream_query(lease: Lease, statement: &Statement) -> Result<QueryResult> {
-    let operation = operation_name(&statement.sql);
-    let plan = proto::plan::OpType::Root(sql_relation(statement)?);
-    let responses = lease.session().execute(plan, &operation).await?;
-    let mut state = QueryState {
-        lease,
-        responses,
-        pending: VecDeque::new(),
-        operation,
-        done: false,
-    };
-    // The schema comes with the first batch (servers send an empty one for empty results).
-    let schema = match state.next_batch().await? {
-        Some(first) => {
-            let schema = first.schema();
-            state.pending.push_front(first);
-            schema
-        }
-        None => Arc::new(Schema::empty()),
-    };
-    let batches = stream::try_unfold(state, |mut state| async move {
-        Ok(state.next_batch().await?.map(|batch| (batch, state)))
-    });
-    Ok(QueryResult {
-        schema,
-        batches: Box::pin(batches),
-        native: None,
-    })
-}
-
-struct QueryState {
-    lease: Lease,
-    responses: ReattachableResponseStream,
-    pending: VecDeque<RecordBatch>,
-    operation: String,
-    done: bool,
-}
-
-impl QueryState {
-    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        loop {
-            if let Some(batch) = self.pending.pop_front() {
-                return Ok(Some(batch));
-            }
-            if self.done {
-                return Ok(None);
-            }
-            let message = match self.responses.message().await {
-                Ok(message) => message,
-                Err(error) => {
-                    let error = classify(error, &self.operation);
-                    if error.is_retryable() {
-                        self.lease.discard();
-                    }
-                    self.done = true;
-                    return Err(error);
-                }
-            };
-            let Some(response) = message else {
-                self.done = true;
-                continue;
-            };
-            if let Some(proto::execute_plan_response::ResponseType::ArrowBatch(arrow)) =
-                response.response_type
-            {
-                self.pending.extend(decode_arrow(&arrow.data)?);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,13 +396,5 @@ mod tests {
         );
         assert_eq!(dropped_table("DROP VIEW v"), None);
         assert_eq!(dropped_table("SELECT 1"), None);
-    }
-
-    #[test]
-    fn servers_differ_in_what_they_can_do() {
-        assert!(!SparkServer::Sail.capabilities().maintenance);
-        assert!(!SparkServer::SparkParquet.capabilities().merge);
-        assert_eq!(SparkServer::Sail.flavor(), EngineFlavor::Native);
-        assert_eq!(SparkServer::Databricks.flavor(), EngineFlavor::Hadoop);
     }
 }

@@ -21,6 +21,7 @@
 //! `Error::ClusterNotReady`; an unreachable one with a retryable `Error::Engine` after the
 //! configured retries.
 
+mod builder;
 mod commits;
 pub mod connection;
 mod driver;
@@ -29,12 +30,16 @@ mod ingest;
 mod params;
 mod parquet;
 mod pool;
+mod server;
 mod session;
+mod stream;
 
+pub use builder::{DEFAULT_POOL_SIZE, SparkDriverBuilder};
 pub use connection::ConnectionString;
-pub use driver::{DEFAULT_POOL_SIZE, SparkDriver, SparkDriverBuilder, SparkServer};
+pub use driver::SparkDriver;
 pub use ingest::DEFAULT_MAX_REQUEST_BYTES;
 pub use parquet::ParquetDialect;
+pub use server::SparkServer;
 pub use session::SessionLease;
 /// The official client, for native DataFrame work through [`SessionLease`].
 pub use spark_connect;

@@ -9,9 +9,9 @@ use std::fmt;
 use lakeorm_core::{Error, QueryResult, Result, Statement};
 use spark_connect::{DataFrame, SparkSession};
 
-use crate::driver::stream_query;
 use crate::errors::{ENGINE, classify};
 use crate::pool::Lease;
+use crate::stream::stream_query;
 
 /// A pooled Spark Connect session on loan, with the official client's
 /// [`SparkSession`](spark_connect::SparkSession) attached to it.

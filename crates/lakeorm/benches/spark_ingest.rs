@@ -1,5 +1,5 @@
 //! Write throughput on a Spark Connect server, both write paths: rows/s of `insert` sent
-//! directly (Arrow in the plan) and through the fast path (staged Parquet, one INSERT); and the
+//! directly (Arrow in the plan) and staged (Parquet parts, one INSERT); and the
 //! memory of a typed stream over 5,000,000 rows (resident set size sampled while it runs,
 //! against the bytes that went through it).
 //!

@@ -2,10 +2,9 @@
 //! table specs, capability checks, the retry loop, spans and metrics.
 //!
 //! What an application does with a lake is spread over modules named after it, each an
-//! `impl Client` block: writes in [`write`](crate::write), reads in `query`, `query_builder`
-//! and `dataframe`, staged writes in `staging`, raw landing in [`raw`](crate::raw),
-//! maintenance in `maintain`, verification in `verify`, migrations in
-//! [`migrate`](crate::migrate). None of them is imported here, so the module graph has no
+//! `impl Client` block: writes in `write`, reads in `query`, `query_builder` and `dataframe`,
+//! staged writes in `staging`, raw landing in `raw`, maintenance in `maintain`, verification in
+//! `verify`, migrations in `migrate`. None of them is imported here, so the module graph has no
 //! circle. The Client never branches on which engine it has.
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use lakeorm_core::{Error, ExecMetrics, ExecutionPlan, Location, Result};
 
 use crate::client::Client;
 
-/// The commit phase of a staged (fast-path) write: the Parquet parts are on the Backend under
+/// The commit phase of a staged write: the Parquet parts are on the Backend under
 /// `_staging/<ingest_id>/`, and nothing is in the table yet.
 ///
 /// [`commit`](Self::commit) runs the engine's one `INSERT … SELECT` or `MERGE` over the
