@@ -77,11 +77,18 @@ fn missing_table(error: &SparkError, message: &str) -> Option<String> {
         }
         at += 2;
     }
-    Some(
-        name.filter(|n| !n.is_empty())
-            .unwrap_or("(unnamed)")
-            .to_owned(),
-    )
+    // Sail: `[TABLE_OR_VIEW_NOT_FOUND] Table or view not found: name`.
+    let after_colon = || {
+        let at = lower.find("not found:")? + "not found:".len();
+        message[at..].split_whitespace().next()
+    };
+    let name = name
+        .filter(|n| !n.is_empty())
+        .or_else(after_colon)
+        .map(|n| n.trim_matches(|c| c == '`' || c == '\'' || c == '"'))
+        .map(|n| n.rsplit('.').next().unwrap_or(n))
+        .filter(|n| !n.is_empty());
+    Some(name.unwrap_or("(unnamed)").to_owned())
 }
 
 /// The cluster state named in a "cluster not ready" message, if any.
@@ -187,6 +194,20 @@ mod tests {
         );
         assert!(
             matches!(&e, Error::TableNotFound { table, .. } if table == "users"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn sails_missing_table_is_typed() {
+        let e = classify(
+            SparkError::connect_msg(
+                "[TABLE_OR_VIEW_NOT_FOUND] Table or view not found: no_such_table",
+            ),
+            "query",
+        );
+        assert!(
+            matches!(&e, Error::TableNotFound { table, .. } if table == "no_such_table"),
             "{e:?}"
         );
     }

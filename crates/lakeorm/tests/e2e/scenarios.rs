@@ -63,12 +63,13 @@ async fn append_read_bind(client: &Client, merges: bool) {
         vec![333, 334, 333] // ap, eu, us
     );
 
-    // Errors: a missing table is an engine error naming it, not retryable.
+    // Errors: a missing table is a typed error naming it, not retryable.
     let missing = Query::<Order>::sql("SELECT * FROM no_such_table")
         .fetch_all(client)
         .await
         .unwrap_err();
     assert!(!missing.is_retryable(), "{missing:?}");
+    assert_eq!(missing.kind(), lakeorm::ErrorKind::NotFound, "{missing:?}");
     assert!(
         missing.to_string().to_lowercase().contains("no_such_table"),
         "{missing}"
