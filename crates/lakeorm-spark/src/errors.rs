@@ -45,6 +45,9 @@ pub(crate) fn classify(error: SparkError, operation: &str) -> Error {
             location: None,
         };
     }
+    if matches!(error.kind, spark_connect_core::error::SparkErrorKind::Parse) {
+        return Error::sql_rejected(format!("{operation}: {message}"), error);
+    }
     if code == Some(UNIMPLEMENTED) || looks_unsupported(&error, &message) {
         return Error::unsupported(operation, ENGINE, message);
     }
@@ -77,10 +80,14 @@ fn missing_table(error: &SparkError, message: &str) -> Option<String> {
         }
         at += 2;
     }
-    // Sail: `[TABLE_OR_VIEW_NOT_FOUND] Table or view not found: name`.
+    // Sail: `[org.apache.spark.sql.AnalysisException] Table not found: [TABLE_OR_VIEW_NOT_FOUND]
+    // Table or view not found: name`.
     let after_colon = || {
-        let at = lower.find("not found:")? + "not found:".len();
-        message[at..].split_whitespace().next()
+        // The last one: servers may repeat the error class's title before the details.
+        let at = lower.rfind("not found:")? + "not found:".len();
+        message[at..]
+            .split_whitespace()
+            .find(|word| !word.starts_with('['))
     };
     let name = name
         .filter(|n| !n.is_empty())

@@ -85,9 +85,15 @@ impl DataFrame {
             .filter(|b| b.num_rows() == 1 && b.num_columns() == 1)
             .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
             .filter(|c| !c.is_null(0))
-            .ok_or_else(|| Error::sql("COUNT(*) did not return one BIGINT"))?;
-        u64::try_from(counts.value(0))
-            .map_err(|_| Error::sql(format!("the engine counted {} rows", counts.value(0))))
+            .ok_or_else(|| {
+                Error::data_invalid("the engine's answer to COUNT(*)", "not one BIGINT")
+            })?;
+        u64::try_from(counts.value(0)).map_err(|_| {
+            Error::data_invalid(
+                "the engine's answer to COUNT(*)",
+                format!("{} rows", counts.value(0)),
+            )
+        })
     }
 
     /// All batches.
