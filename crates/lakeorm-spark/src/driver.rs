@@ -5,20 +5,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Int64Type, Schema};
 use async_trait::async_trait;
-use lakeorm_core::dialect::SOURCE_VIEW;
 use lakeorm_core::{
     Driver, DriverCapabilities, EngineFlavor, Error, ExecContext, ExecMetrics, ExecutionPlan,
     Location, Predicate, QueryResult, Result, Statement, WriteSource,
 };
-use spark_connect_proto as proto;
 
+use crate::commands::run_all;
 use crate::commits::CommitQueue;
 use crate::errors::{ENGINE, refused_existing_table};
-use crate::ingest::{self};
-use crate::pool::{Lease, Pool, decode_arrow};
+use crate::ingest::with_source;
+use crate::pool::{Lease, Pool};
 use crate::server::SparkServer;
 use crate::session::SessionLease;
 use crate::stream::stream_query;
@@ -27,8 +24,8 @@ use crate::stream::stream_query;
 ///
 /// Plans run as the Dialect's Spark SQL; `?` parameters travel as typed positional
 /// arguments; results stream back one Arrow batch per response. In-memory rows are sent in
-/// the plan, chunked under [`DEFAULT_MAX_REQUEST_BYTES`] per request; large writes
-/// go through staged Parquet, which the Client chooses by size.
+/// the plan, chunked under [`DEFAULT_MAX_REQUEST_BYTES`](crate::DEFAULT_MAX_REQUEST_BYTES) per
+/// request; large writes go through staged Parquet, which the Client chooses by size.
 ///
 /// Cheap to clone; clones share the session pool.
 #[derive(Clone)]
@@ -63,91 +60,6 @@ impl SparkDriver {
     async fn lease(&self) -> Result<Lease> {
         self.inner.pool.get().await
     }
-
-    /// Runs statements on one session; a failure that may have broken the session (the
-    /// connection, the server) takes it out of the pool.
-    async fn run_all(&self, lease: &mut Lease, statements: &[Statement]) -> Result<ExecMetrics> {
-        let mut metrics = ExecMetrics::default();
-        for statement in statements {
-            match lease.session().command_sql(statement).await {
-                Ok(responses) => add_reported(&mut metrics, &responses),
-                Err(error) => {
-                    if error.is_retryable() {
-                        lease.discard();
-                    }
-                    return Err(error);
-                }
-            }
-        }
-        Ok(metrics)
-    }
-
-    /// Sends in-memory rows as the source view, runs `statements`, drops the views.
-    async fn with_source(
-        &self,
-        lease: &mut Lease,
-        batches: &[RecordBatch],
-        statements: &[Statement],
-    ) -> Result<ExecMetrics> {
-        let chunks = ingest::chunks(batches, self.inner.max_request_bytes)?;
-        let mut views = Vec::new();
-        let result = async {
-            match chunks.len() {
-                0 => {
-                    // Nothing to send but the shape: an empty view with the batches' schema.
-                    let schema = batches
-                        .first()
-                        .map(|b| b.schema())
-                        .unwrap_or_else(|| Arc::new(Schema::empty()));
-                    let bytes = empty_stream(&RecordBatch::new_empty(schema))?;
-                    lease.session().register_view(SOURCE_VIEW, bytes).await?;
-                    views.push(SOURCE_VIEW.to_owned());
-                }
-                1 => {
-                    let bytes = chunks.into_iter().next().expect("one chunk");
-                    lease.session().register_view(SOURCE_VIEW, bytes).await?;
-                    views.push(SOURCE_VIEW.to_owned());
-                }
-                n => {
-                    tracing::debug!(chunks = n, "direct write split into several requests");
-                    for (i, bytes) in chunks.into_iter().enumerate() {
-                        let name = format!("{SOURCE_VIEW}_{i}");
-                        lease.session().register_view(&name, bytes).await?;
-                        views.push(name);
-                    }
-                    let union = views
-                        .iter()
-                        .map(|v| format!("SELECT * FROM `{v}`"))
-                        .collect::<Vec<_>>()
-                        .join(" UNION ALL ");
-                    lease
-                        .session()
-                        .command_sql(&Statement::new(format!(
-                            "CREATE OR REPLACE TEMPORARY VIEW `{SOURCE_VIEW}` AS {union}"
-                        )))
-                        .await?;
-                    views.push(SOURCE_VIEW.to_owned());
-                }
-            }
-            self.run_all(lease, statements).await
-        }
-        .await;
-        // The views hold the rows in server memory: free them whatever happened.
-        for view in views.iter().rev() {
-            let drop_view = Statement::new(format!("DROP VIEW IF EXISTS `{view}`"));
-            if let Err(error) = lease.session().command_sql(&drop_view).await {
-                tracing::debug!(%error, view, "could not drop a source view; discarding the session");
-                lease.discard();
-                break;
-            }
-        }
-        if let Err(error) = &result
-            && error.is_retryable()
-        {
-            lease.discard();
-        }
-        result
-    }
 }
 
 impl SparkDriver {
@@ -165,7 +77,7 @@ impl SparkDriver {
         let Some(attach) = attach_statement(table, ctx) else {
             return Ok(None);
         };
-        let error = match self.run_all(lease, statements).await {
+        let error = match run_all(lease, statements).await {
             Ok(_) => return Ok(None),
             Err(error) => error,
         };
@@ -173,7 +85,7 @@ impl SparkDriver {
             return Err(error);
         }
         tracing::info!(table = %table.table, "attaching an existing table");
-        self.run_all(lease, std::slice::from_ref(&attach)).await?;
+        run_all(lease, std::slice::from_ref(&attach)).await?;
         Ok(Some(attach))
     }
 }
@@ -189,47 +101,6 @@ fn attach_statement(table: &lakeorm_core::TableSpec, ctx: ExecContext<'_>) -> Op
         table.format,
         lakeorm_core::quote::string_literal(location.as_str())
     )))
-}
-
-fn empty_stream(batch: &RecordBatch) -> Result<Vec<u8>> {
-    let fail = |e| Error::engine(ENGINE, "encoding an empty Arrow stream", false, e);
-    let mut writer =
-        arrow::ipc::writer::StreamWriter::try_new(Vec::new(), batch.schema_ref()).map_err(fail)?;
-    writer.write(batch).map_err(fail)?;
-    writer.into_inner().map_err(fail)
-}
-
-/// Adds the row counts a DML statement reported (`num_inserted_rows`, …) to `metrics`.
-fn add_reported(metrics: &mut ExecMetrics, responses: &[proto::ExecutePlanResponse]) {
-    for response in responses {
-        let Some(proto::execute_plan_response::ResponseType::SqlCommandResult(result)) =
-            &response.response_type
-        else {
-            continue;
-        };
-        let Some(proto::relation::RelType::LocalRelation(local)) =
-            result.relation.as_ref().and_then(|r| r.rel_type.as_ref())
-        else {
-            continue;
-        };
-        let Some(data) = &local.data else { continue };
-        let Ok(batches) = decode_arrow(data) else {
-            continue;
-        };
-        for batch in batches {
-            let count = |name: &str| -> u64 {
-                batch
-                    .column_by_name(name)
-                    .and_then(|c| c.as_primitive_opt::<Int64Type>())
-                    .filter(|c| !c.is_empty() && !c.is_null(0))
-                    .map(|c| c.value(0).max(0) as u64)
-                    .unwrap_or(0)
-            };
-            metrics.rows_inserted += count("num_inserted_rows");
-            metrics.rows_updated += count("num_updated_rows");
-            metrics.rows_deleted += count("num_deleted_rows");
-        }
-    }
 }
 
 /// The table a `DROP TABLE [IF EXISTS] name` statement drops, as written.
@@ -289,13 +160,26 @@ impl Driver for SparkDriver {
             | ExecutionPlan::Update {
                 source: WriteSource::Batches(batches),
                 ..
-            } => self.with_source(&mut lease, batches, &statements).await?,
+            } => {
+                with_source(
+                    &mut lease,
+                    batches,
+                    &statements,
+                    self.inner.max_request_bytes,
+                )
+                .await?
+            }
             ExecutionPlan::Delete {
                 predicate: Predicate::Keys { values, .. },
                 ..
             } => {
-                self.with_source(&mut lease, std::slice::from_ref(values), &statements)
-                    .await?
+                with_source(
+                    &mut lease,
+                    std::slice::from_ref(values),
+                    &statements,
+                    self.inner.max_request_bytes,
+                )
+                .await?
             }
             ExecutionPlan::CreateTable { table } => {
                 if let Some(attach) = self
@@ -306,7 +190,7 @@ impl Driver for SparkDriver {
                 }
                 ExecMetrics::default()
             }
-            _ => self.run_all(&mut lease, &statements).await?,
+            _ => run_all(&mut lease, &statements).await?,
         };
         match &plan {
             ExecutionPlan::CreateTable { table } => {

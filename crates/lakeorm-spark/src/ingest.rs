@@ -7,11 +7,17 @@
 //! the source view is their `UNION ALL`, so the write itself is still one statement and one
 //! commit.
 
-use arrow::array::RecordBatch;
-use arrow::ipc::writer::StreamWriter;
-use lakeorm_core::{Error, Result};
+use std::sync::Arc;
 
+use arrow::array::RecordBatch;
+use arrow::datatypes::Schema;
+use arrow::ipc::writer::StreamWriter;
+use lakeorm_core::dialect::SOURCE_VIEW;
+use lakeorm_core::{Error, ExecMetrics, Result, Statement};
+
+use crate::commands::run_all;
 use crate::errors::ENGINE;
+use crate::pool::Lease;
 
 /// The default cap on the Arrow bytes of one request (well under the ~82 MB known to work).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 48 * 1024 * 1024;
@@ -51,6 +57,73 @@ fn encode(batch: &RecordBatch) -> Result<Vec<u8>> {
     let mut writer = StreamWriter::try_new(Vec::new(), batch.schema_ref()).map_err(fail)?;
     writer.write(batch).map_err(fail)?;
     writer.into_inner().map_err(fail)
+}
+
+/// Sends in-memory rows as the source view, runs `statements`, drops the views.
+pub(crate) async fn with_source(
+    lease: &mut Lease,
+    batches: &[RecordBatch],
+    statements: &[Statement],
+    max_request_bytes: usize,
+) -> Result<ExecMetrics> {
+    let chunks = chunks(batches, max_request_bytes)?;
+    let mut views = Vec::new();
+    let result = async {
+        match chunks.len() {
+            0 => {
+                // Nothing to send but the shape: an empty view with the batches' schema.
+                let schema = batches
+                    .first()
+                    .map(|b| b.schema())
+                    .unwrap_or_else(|| Arc::new(Schema::empty()));
+                let bytes = encode(&RecordBatch::new_empty(schema))?;
+                lease.session().register_view(SOURCE_VIEW, bytes).await?;
+                views.push(SOURCE_VIEW.to_owned());
+            }
+            1 => {
+                let bytes = chunks.into_iter().next().expect("one chunk");
+                lease.session().register_view(SOURCE_VIEW, bytes).await?;
+                views.push(SOURCE_VIEW.to_owned());
+            }
+            n => {
+                tracing::debug!(chunks = n, "direct write split into several requests");
+                for (i, bytes) in chunks.into_iter().enumerate() {
+                    let name = format!("{SOURCE_VIEW}_{i}");
+                    lease.session().register_view(&name, bytes).await?;
+                    views.push(name);
+                }
+                let union = views
+                    .iter()
+                    .map(|v| format!("SELECT * FROM `{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                lease
+                    .session()
+                    .command_sql(&Statement::new(format!(
+                        "CREATE OR REPLACE TEMPORARY VIEW `{SOURCE_VIEW}` AS {union}"
+                    )))
+                    .await?;
+                views.push(SOURCE_VIEW.to_owned());
+            }
+        }
+        run_all(lease, statements).await
+    }
+    .await;
+    // The views hold the rows in server memory: free them whatever happened.
+    for view in views.iter().rev() {
+        let drop_view = Statement::new(format!("DROP VIEW IF EXISTS `{view}`"));
+        if let Err(error) = lease.session().command_sql(&drop_view).await {
+            tracing::debug!(%error, view, "could not drop a source view; discarding the session");
+            lease.discard();
+            break;
+        }
+    }
+    if let Err(error) = &result
+        && error.is_retryable()
+    {
+        lease.discard();
+    }
+    result
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 //! configured retries.
 
 mod builder;
+mod commands;
 mod commits;
 pub mod connection;
 mod driver;
