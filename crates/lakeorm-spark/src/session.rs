@@ -19,8 +19,9 @@ use crate::stream::stream_query;
 /// The `SparkSession` API is synchronous (it blocks on its own runtime): call it from
 /// [`with_spark`](Self::with_spark), which runs it on a blocking thread, never directly from
 /// an async task. DataFrames built there are read typed with [`read`](Self::read) (and
-/// lakeorm's `collect_as` / `stream_as` / `first_as`). Dropping the lease returns the session
-/// to the pool; temporary views created in it stay until the driver closes.
+/// lakeorm's `fetch_all` / `fetch_one` / `fetch_optional` / `fetch`). Dropping the lease
+/// returns the session to the pool; temporary views created in it stay until the driver
+/// closes.
 pub struct SessionLease {
     lease: Lease,
     spark: SparkSession,
