@@ -200,6 +200,9 @@ async fn write_read_update_delete_on_every_backend() {
 
         db.close().await.unwrap();
         assert!(db.ping().await.is_err());
+        let closed = db.insert(&[account(99)]).await.unwrap_err();
+        assert_eq!(closed.kind(), lakeorm::ErrorKind::Closed, "{closed:?}");
+        assert!(matches!(closed, Error::Closed { .. }), "{closed:?}");
     }
 }
 
