@@ -64,8 +64,7 @@ fn missing_table(error: &SparkError, message: &str) -> Option<String> {
     let lower = message.to_ascii_lowercase();
     let missing = error.error_class == "TABLE_OR_VIEW_NOT_FOUND"
         || lower.contains("table_or_view_not_found")
-        || lower.contains("table or view not found")
-        || (lower.contains("table") && lower.contains("not found"));
+        || lower.contains("table or view not found");
     if !missing {
         return None;
     }
@@ -217,6 +216,15 @@ mod tests {
             matches!(&e, Error::TableNotFound { table, .. } if table == "no_such_table"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn other_things_not_found_are_not_missing_tables() {
+        let e = classify(
+            SparkError::connect_msg("column not found in target table: `email`"),
+            "merge into users",
+        );
+        assert!(matches!(e, Error::Engine { .. }), "{e:?}");
     }
 
     #[test]

@@ -156,32 +156,34 @@ impl<T: Row> QueryBuilder<T> {
         Statement { sql, params }
     }
 
-    fn into_query(self) -> Query<T> {
-        Query::from_statement(self.to_statement())
+    /// The builder as the typed query it describes, and the client to run it on.
+    fn into_query(self) -> (Client, Query<T>) {
+        let query = Query::from_statement(self.to_statement());
+        (self.client, query)
     }
 
     /// Every row.
     pub async fn fetch_all(self) -> Result<Vec<T>> {
-        let client = self.client.clone();
-        self.into_query().fetch_all(&client).await
+        let (client, query) = self.into_query();
+        query.fetch_all(&client).await
     }
 
     /// The first row, or [`Error::NoRows`](crate::Error::NoRows).
     pub async fn fetch_one(self) -> Result<T> {
-        let client = self.client.clone();
-        self.into_query().fetch_one(&client).await
+        let (client, query) = self.into_query();
+        query.fetch_one(&client).await
     }
 
     /// The first row, if any.
     pub async fn fetch_optional(self) -> Result<Option<T>> {
-        let client = self.client.clone();
-        self.into_query().fetch_optional(&client).await
+        let (client, query) = self.into_query();
+        query.fetch_optional(&client).await
     }
 
     /// The rows as a stream that holds one batch in memory at a time.
     pub fn fetch(self) -> impl Stream<Item = Result<T>> + Send + 'static {
-        let client = self.client.clone();
-        self.into_query().fetch(&client)
+        let (client, query) = self.into_query();
+        query.fetch(&client)
     }
 
     /// The result untyped, as a [`DataFrame`].

@@ -62,7 +62,7 @@ pub struct Insert<'a, T> {
 }
 
 /// How one write runs, whatever its shape.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct WriteOptions {
     pub(crate) path: WritePath,
     pub(crate) idempotency_key: Option<String>,

@@ -476,6 +476,27 @@ async fn tables_are_real_delta_tables_visible_to_a_new_client() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_refusals_are_typed() {
+    let db = LocalBuilder::new().in_memory().open().await.unwrap();
+    let missing = Query::<Account>::sql("SELECT * FROM no_such_table")
+        .fetch_all(&db)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&missing, Error::TableNotFound { table, .. } if table == "no_such_table"),
+        "{missing:?}"
+    );
+    assert_eq!(missing.kind(), lakeorm::ErrorKind::NotFound);
+
+    let malformed = db.exec("SELEKT 1").await.unwrap_err();
+    assert!(matches!(malformed, Error::Sql { .. }), "{malformed:?}");
+    assert!(
+        std::error::Error::source(&malformed).is_some(),
+        "the engine's own error is kept: {malformed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_operations_rows_and_errors() {
     let db = LocalBuilder::new().in_memory().open().await.unwrap();
     db.migrate::<Account>().await.unwrap();

@@ -219,7 +219,8 @@ async fn upserts_keep_create_time_and_move_rows_between_partitions() {
     assert!(first.created_at > DateTime::UNIX_EPOCH);
 
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    // `insert` on a merge-key model upserts; so does `upsert`. Both keep `created_at`.
+    // `insert` on a merge-key model upserts; so does `on_conflict(Update)`. Both keep
+    // `created_at`.
     db.insert(&[member("ada@example.com", "blue", 2)])
         .await
         .unwrap();
