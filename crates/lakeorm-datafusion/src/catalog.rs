@@ -1,10 +1,12 @@
 //! The lake's tables as DataFusion sees them.
 //!
 //! A [`LakeSchemaProvider`] is the default schema of the engine's session. It maps table names to
-//! Delta tables under the Backend's `tables/` prefix: a name it has not seen is looked up there
-//! on first use (so tables written by another process are visible by name), and a table whose
-//! log has moved on since its provider was built is refreshed before the query is planned. Swaps
-//! happen inside the provider's own map, so a concurrent query never sees a table missing.
+//! the Delta and Iceberg tables under the Backend's `tables/` prefix (a directory with a
+//! `_delta_log` is Delta, one with Iceberg `metadata/` is Iceberg): a name it has not seen is
+//! looked up there on first use (so tables written by another process are visible by name), and
+//! a table whose log or metadata has moved on since its provider was built is refreshed before
+//! the query is planned. Swaps happen inside the provider's own map, so a concurrent query never
+//! sees a table missing.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -21,17 +23,26 @@ use object_store::ObjectStore;
 use url::Url;
 
 use crate::errors;
+use crate::iceberg::{IcebergTables, Loaded};
 
-/// A registered table: its Delta handle and the provider built from its current snapshot.
+/// The table behind a registered name.
+#[derive(Clone)]
+enum Handle {
+    Delta(DeltaTable),
+    Iceberg(Loaded),
+}
+
+/// A registered table: its handle and the provider built from its current snapshot.
 #[derive(Clone)]
 struct Entry {
-    table: DeltaTable,
+    handle: Handle,
     provider: Arc<dyn TableProvider>,
 }
 
 pub(crate) struct LakeSchemaProvider {
     backend: Arc<dyn Backend>,
     store: Arc<dyn ObjectStore>,
+    iceberg: IcebergTables,
     tables: RwLock<HashMap<String, Entry>>,
 }
 
@@ -56,11 +67,23 @@ pub(crate) fn table_url(location: &Location) -> Result<Url> {
 impl LakeSchemaProvider {
     pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
         let store = backend.object_store();
+        let iceberg = IcebergTables::new(Arc::clone(&backend));
         LakeSchemaProvider {
             backend,
             store,
+            iceberg,
             tables: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The Backend the lake lives on.
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The lake's Iceberg tables (the hadoop-layout catalog).
+    pub(crate) fn iceberg(&self) -> &IcebergTables {
+        &self.iceberg
     }
 
     /// An unloaded handle on the Delta table at `location`, on the backend's store.
@@ -95,7 +118,10 @@ impl LakeSchemaProvider {
         name: &str,
         location: &Location,
     ) -> Result<Option<DeltaTable>> {
-        let known = self.read().get(name).map(|e| e.table.clone());
+        let known = self.read().get(name).and_then(|e| match &e.handle {
+            Handle::Delta(table) => Some(table.clone()),
+            Handle::Iceberg(_) => None,
+        });
         match known {
             Some(mut table) => {
                 table
@@ -115,11 +141,53 @@ impl LakeSchemaProvider {
             .await
             .map_err(|e| errors::datafusion(&format!("registering `{name}`"), e))?;
         let provider = crate::pruning::GeneratedPruning::wrap(provider, &table);
+        self.insert(name, Handle::Delta(table), provider);
+        Ok(())
+    }
+
+    /// Registers (or replaces) `name` with the Iceberg table in `table`, unless a newer version
+    /// of it is registered already (concurrent writers publish in any order).
+    pub(crate) async fn register_iceberg(&self, name: &str, table: Loaded) -> Result<()> {
+        if let Some(Entry {
+            handle: Handle::Iceberg(known),
+            ..
+        }) = self.read().get(name)
+            && known.version > table.version
+            && known.metadata().uuid() == table.metadata().uuid()
+        {
+            return Ok(());
+        }
+        let provider = crate::iceberg::provider(&table).await?;
+        self.insert(name, Handle::Iceberg(table), provider);
+        Ok(())
+    }
+
+    fn insert(&self, name: &str, handle: Handle, provider: Arc<dyn TableProvider>) {
         self.tables
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_owned(), Entry { table, provider });
-        Ok(())
+            .insert(name.to_owned(), Entry { handle, provider });
+    }
+
+    /// Forgets `name` (after its files were deleted by someone else's hand, e.g. a drop).
+    pub(crate) fn forget(&self, name: &str) {
+        self.tables
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
+    /// Finds the table `name` in the lake, whichever its format, and registers it.
+    async fn discover_one(&self, name: &str, location: &Location) -> Result<bool> {
+        if let Some(table) = self.load(location).await? {
+            self.register(name, table).await?;
+            return Ok(true);
+        }
+        if let Some(table) = self.iceberg.load(name, location).await? {
+            self.register_iceberg(name, table).await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Where the table `name` lives (the Backend's `tables/<name>`).
@@ -127,21 +195,20 @@ impl LakeSchemaProvider {
         self.backend.table_location(name)
     }
 
-    /// Deletes the table `name` and its files; `false` when there was none.
+    /// Deletes the table `name` and its files, whichever its format; `false` when there was
+    /// none.
     pub(crate) async fn drop_table(&self, name: &str) -> Result<bool> {
         let location = self.location_of(name);
-        let existed = self.load(&location).await?.is_some();
-        self.tables
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+        let existed =
+            self.load(&location).await?.is_some() || self.iceberg.is_table(&location).await?;
+        self.forget(name);
         if existed {
             self.backend.delete_prefix(&location).await?;
         }
         Ok(existed)
     }
 
-    /// Registers every Delta table under the backend's `tables/` prefix.
+    /// Registers every Delta and Iceberg table under the backend's `tables/` prefix.
     pub(crate) async fn discover(&self) -> Result<Vec<String>> {
         let prefix = self.backend.root().join(TABLES_DIR);
         let listing = match self
@@ -158,8 +225,7 @@ impl LakeSchemaProvider {
             let Some(name) = dir.filename().map(str::to_owned) else {
                 continue;
             };
-            if let Some(table) = self.load(&prefix.join(&name)).await? {
-                self.register(&name, table).await?;
+            if self.discover_one(&name, &prefix.join(&name)).await? {
                 found.push(name);
             }
         }
@@ -176,23 +242,38 @@ impl LakeSchemaProvider {
         let Some(entry) = entry else {
             // Not seen yet: maybe another process created it.
             let location = self.backend.table_location(name);
-            return match self.load(&location).await? {
-                Some(table) => {
-                    self.register(name, table).await?;
-                    Ok(self.read().get(name).map(|e| Arc::clone(&e.provider)))
-                }
-                None => Ok(None),
-            };
+            if self.discover_one(name, &location).await? {
+                return Ok(self.read().get(name).map(|e| Arc::clone(&e.provider)));
+            }
+            return Ok(None);
         };
-        let latest = entry
-            .table
+        let table = match entry.handle {
+            Handle::Delta(table) => table,
+            Handle::Iceberg(loaded) => {
+                let location = self.backend.table_location(name);
+                return match self.iceberg.latest(&location).await? {
+                    Some((version, _)) if version == loaded.version => Ok(Some(entry.provider)),
+                    Some(_) => {
+                        if let Some(table) = self.iceberg.load(name, &location).await? {
+                            self.register_iceberg(name, table).await?;
+                        }
+                        Ok(self.read().get(name).map(|e| Arc::clone(&e.provider)))
+                    }
+                    None => {
+                        self.forget(name);
+                        Ok(None)
+                    }
+                };
+            }
+        };
+        let latest = table
             .get_latest_version()
             .await
             .map_err(|e| errors::delta(name, "refresh", e))?;
-        if Some(latest) == entry.table.version() {
+        if Some(latest) == table.version() {
             return Ok(Some(entry.provider));
         }
-        let mut table = entry.table;
+        let mut table = table;
         table
             .update_state()
             .await

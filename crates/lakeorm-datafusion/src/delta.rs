@@ -9,7 +9,6 @@ use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::logical_expr::{Expr, lit};
-use datafusion::prelude::ParquetReadOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
@@ -96,24 +95,8 @@ pub(crate) struct DeltaOps<'a> {
 }
 
 impl DeltaOps<'_> {
-    /// The rows of a write: in memory already, or staged Parquet read back through the
-    /// engine's own view of storage.
     async fn source_batches(&self, source: WriteSource) -> Result<Vec<RecordBatch>> {
-        let batches = match source {
-            WriteSource::Batches(batches) => batches,
-            WriteSource::Staged { location, .. } => {
-                let read_error = |e| errors::driver_read(&location, e);
-                let url = crate::catalog::table_url(&location)?;
-                self.session
-                    .read_parquet(url.as_str(), ParquetReadOptions::default())
-                    .await
-                    .map_err(read_error)?
-                    .collect()
-                    .await
-                    .map_err(read_error)?
-            }
-        };
-        Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
+        crate::source::batches(self.session, source).await
     }
 
     async fn current(&self, spec: &TableSpec) -> Result<DeltaTable> {
@@ -345,7 +328,7 @@ impl DeltaOps<'_> {
     ) -> Result<ExecMetrics> {
         let name = &spec.table.name;
         let table = self.current(spec).await?;
-        let expr = bound_expr(&spec.schema, predicate)?;
+        let expr = bound_expr(spec.schema.table_arrow_schema(), predicate)?;
         let (table, metrics) = table
             .delete()
             .with_predicate(expr)
@@ -513,7 +496,7 @@ pub(crate) enum MergeKind {
     Delete,
 }
 
-fn location(spec: &TableSpec) -> Result<&lakeorm_core::Location> {
+pub(crate) fn location(spec: &TableSpec) -> Result<&lakeorm_core::Location> {
     spec.location
         .as_ref()
         .ok_or_else(|| Error::Config(format!("table `{}` has no location", spec.table)))
@@ -521,9 +504,9 @@ fn location(spec: &TableSpec) -> Result<&lakeorm_core::Location> {
 
 /// Parses a SQL predicate against the table's schema and binds its `?` parameters as literal
 /// values in the expression tree (never into the SQL text).
-fn bound_expr(schema: &LakeSchema, predicate: &Statement) -> Result<Expr> {
+pub(crate) fn bound_expr(schema: &SchemaRef, predicate: &Statement) -> Result<Expr> {
     let sql = bind_statement(predicate)?;
-    let df_schema = DFSchema::try_from(schema.table_arrow_schema().as_ref().clone())
+    let df_schema = DFSchema::try_from(schema.as_ref().clone())
         .map_err(|e| errors::datafusion("preparing a predicate", e))?;
     let ctx = SessionContext::new();
     let expr = ctx

@@ -22,6 +22,7 @@ use url::Url;
 use crate::catalog::LakeSchemaProvider;
 use crate::delta::{DeltaOps, MergeKind};
 use crate::errors::{self, ENGINE};
+use crate::iceberg::IcebergOps;
 use crate::params::to_scalars;
 use crate::placeholders::bind_statement;
 
@@ -104,6 +105,80 @@ impl EmbeddedDriver {
         }
     }
 
+    fn iceberg(&self) -> IcebergOps<'_> {
+        IcebergOps {
+            catalog: &self.catalog,
+            session: &self.session,
+        }
+    }
+
+    /// Executes a plan on an Iceberg table.
+    async fn execute_iceberg(
+        &self,
+        plan: ExecutionPlan,
+        ctx: ExecContext<'_>,
+    ) -> Result<ExecMetrics> {
+        let ops = self.iceberg();
+        match plan {
+            ExecutionPlan::CreateTable { table } => {
+                ctx.dialect.check_schema(&table.schema)?;
+                ops.create(&table).await
+            }
+            ExecutionPlan::Append {
+                table,
+                source,
+                ingest_id,
+            } => ops.append(&table, source, &ingest_id).await,
+            ExecutionPlan::Merge {
+                table,
+                source,
+                keys,
+                on_match,
+                ingest_id,
+            } => {
+                ops.merge(
+                    &table,
+                    source,
+                    &keys,
+                    MergeKind::Upsert(on_match),
+                    Some(&ingest_id),
+                )
+                .await
+            }
+            ExecutionPlan::Update {
+                table,
+                source,
+                keys,
+                ingest_id,
+            } => {
+                ops.merge(&table, source, &keys, MergeKind::Update, Some(&ingest_id))
+                    .await
+            }
+            ExecutionPlan::Delete { table, predicate } => match predicate {
+                Predicate::Keys { columns, values } => {
+                    ops.merge(
+                        &table,
+                        WriteSource::Batches(vec![values]),
+                        &columns,
+                        MergeKind::Delete,
+                        None,
+                    )
+                    .await
+                }
+                Predicate::Sql(statement) => ops.delete_where(&table, &statement).await,
+            },
+            ExecutionPlan::Optimize { table, target_size } => {
+                ops.optimize(&table, target_size).await
+            }
+            ExecutionPlan::Vacuum { table, retention } => ops.vacuum(&table, retention).await,
+            other => Err(Error::unsupported(
+                format!("{} on Iceberg tables", other.operation()),
+                ENGINE,
+                "not implemented for Iceberg on the embedded engine yet",
+            )),
+        }
+    }
+
     async fn dataframe(&self, statement: &Statement) -> Result<datafusion::prelude::DataFrame> {
         let sql = bind_statement(statement)?;
         let df = self.session.sql(&sql).await.map_err(errors::rejected)?;
@@ -115,13 +190,14 @@ impl EmbeddedDriver {
     }
 }
 
-fn delta_only(table: &TableSpec) -> Result<()> {
+/// The formats this engine writes; a plan on another is refused before anything is done.
+fn check_format(table: &TableSpec) -> Result<TableFormat> {
     match table.format {
-        TableFormat::Delta => Ok(()),
+        TableFormat::Delta | TableFormat::Iceberg => Ok(table.format),
         other => Err(Error::unsupported(
             format!("{other} tables"),
             "the embedded engine",
-            "the embedded engine writes Delta tables; use the Delta dialect, or Spark Connect for Iceberg",
+            "the embedded engine writes Delta and Iceberg tables; use Spark Connect for plain Parquet tables",
         )),
     }
 }
@@ -134,7 +210,7 @@ impl lakeorm_core::Driver for EmbeddedDriver {
 
     fn capabilities(&self) -> DriverCapabilities {
         DriverCapabilities {
-            formats: vec![TableFormat::Delta],
+            formats: vec![TableFormat::Delta, TableFormat::Iceberg],
             merge: true,
             update: true,
             delete: true,
@@ -146,8 +222,10 @@ impl lakeorm_core::Driver for EmbeddedDriver {
 
     async fn execute(&self, plan: ExecutionPlan, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
         self.check_open()?;
-        if let Some(table) = plan.table() {
-            delta_only(table)?;
+        if let Some(table) = plan.table()
+            && check_format(table)? == TableFormat::Iceberg
+        {
+            return self.execute_iceberg(plan, ctx).await;
         }
         let ops = self.ops();
         match plan {
@@ -249,8 +327,10 @@ impl lakeorm_core::Driver for EmbeddedDriver {
 
     async fn stats(&self, table: &TableSpec, _ctx: ExecContext<'_>) -> Result<TableStats> {
         self.check_open()?;
-        delta_only(table)?;
-        self.ops().stats(table).await
+        match check_format(table)? {
+            TableFormat::Iceberg => self.iceberg().stats(table).await,
+            _ => self.ops().stats(table).await,
+        }
     }
 
     async fn read_parquet(
@@ -299,8 +379,10 @@ impl lakeorm_core::Driver for EmbeddedDriver {
         _ctx: ExecContext<'_>,
     ) -> Result<bool> {
         self.check_open()?;
-        delta_only(table)?;
-        self.ops().is_committed(table, ingest_id).await
+        match check_format(table)? {
+            TableFormat::Iceberg => self.iceberg().is_committed(table, ingest_id).await,
+            _ => self.ops().is_committed(table, ingest_id).await,
+        }
     }
 
     async fn ping(&self) -> Result<()> {

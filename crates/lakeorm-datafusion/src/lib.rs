@@ -28,10 +28,12 @@ mod ddl;
 mod delta;
 mod driver;
 mod errors;
+mod iceberg;
 mod logstores;
 mod params;
 pub mod placeholders;
 mod pruning;
+mod source;
 
 pub use driver::EmbeddedDriver;
 

@@ -57,7 +57,7 @@ pub use dataframe::DataFrame;
 pub use idempotency::IDEMPOTENCY_TABLE;
 pub use lakeorm_backends::{CleanupReport, Compression, PartWriterOptions};
 #[cfg(feature = "embedded")]
-pub use local::{DEFAULT_LAKE_PATH, LAKE_PATH_ENV, LocalBuilder, local};
+pub use local::{DEFAULT_LAKE_PATH, LAKE_PATH_ENV, LocalBuilder, LocalDialect, local};
 pub use maintain::Maintenance;
 pub use migrate::{MigrateReport, MigrationState, MigrationStatus, Migrator};
 pub use options::{ClientOptions, ConflictStrategy, RetryPolicy, WritePath};

@@ -1,11 +1,11 @@
-//! `lakeorm::local()`: a lake on this machine with no server — the embedded engine, the Delta
-//! dialect and the file backend.
+//! `lakeorm::local()`: a lake on this machine with no server — the embedded engine, the file
+//! backend and Delta tables (or Iceberg tables, with [`LocalBuilder::dialect`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use lakeorm_backends::ObjectStoreBackend;
-use lakeorm_core::{Backend, Result};
+use lakeorm_core::{Backend, Dialect, Result};
 use lakeorm_datafusion::EmbeddedDriver;
 use lakeorm_delta::DeltaDialect;
 
@@ -30,12 +30,53 @@ pub async fn local() -> Result<Client> {
     LocalBuilder::new().open().await
 }
 
+/// The table format of a local lake, as its dialect.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum LocalDialect {
+    /// Delta tables (the default).
+    Delta(DeltaDialect),
+    /// Iceberg tables in the hadoop layout (`metadata/vN.metadata.json`), which Spark's Hadoop
+    /// catalog and Sail read.
+    #[cfg(feature = "iceberg")]
+    Iceberg(lakeorm_iceberg::IcebergDialect),
+}
+
+impl Default for LocalDialect {
+    fn default() -> Self {
+        LocalDialect::Delta(DeltaDialect::default())
+    }
+}
+
+impl From<DeltaDialect> for LocalDialect {
+    fn from(dialect: DeltaDialect) -> Self {
+        LocalDialect::Delta(dialect)
+    }
+}
+
+#[cfg(feature = "iceberg")]
+impl From<lakeorm_iceberg::IcebergDialect> for LocalDialect {
+    fn from(dialect: lakeorm_iceberg::IcebergDialect) -> Self {
+        LocalDialect::Iceberg(dialect)
+    }
+}
+
+impl LocalDialect {
+    fn into_dialect(self) -> Arc<dyn Dialect> {
+        match self {
+            LocalDialect::Delta(dialect) => Arc::new(dialect),
+            #[cfg(feature = "iceberg")]
+            LocalDialect::Iceberg(dialect) => Arc::new(dialect),
+        }
+    }
+}
+
 /// Configures [`local`]: the path, an in-memory lake, the dialect and client options.
 #[derive(Debug, Clone, Default)]
 pub struct LocalBuilder {
     path: Option<PathBuf>,
     memory: bool,
-    dialect: DeltaDialect,
+    dialect: LocalDialect,
     options: ClientOptions,
 }
 
@@ -58,9 +99,17 @@ impl LocalBuilder {
         self
     }
 
-    /// The Delta dialect to use (table properties, naming).
-    pub fn dialect(mut self, dialect: DeltaDialect) -> Self {
-        self.dialect = dialect;
+    /// The dialect, and so the table format: a `DeltaDialect` (the default) or an
+    /// `IcebergDialect`, with its table properties and naming.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> lakeorm::Result<()> {
+    /// use lakeorm::iceberg::IcebergDialect;
+    /// let db = lakeorm::LocalBuilder::new().dialect(IcebergDialect::new()).open().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn dialect(mut self, dialect: impl Into<LocalDialect>) -> Self {
+        self.dialect = dialect.into();
         self
     }
 
@@ -92,7 +141,7 @@ impl LocalBuilder {
         let driver = EmbeddedDriver::open(Arc::clone(&backend)).await?;
         Ok(Client::with_options(
             Arc::new(driver),
-            Arc::new(self.dialect),
+            self.dialect.into_dialect(),
             backend,
             self.options,
         ))

@@ -1,8 +1,9 @@
-//! The Client on the embedded engine, against real Delta tables on the file and memory
-//! backends.
+//! The Client on the embedded engine, against real Delta and Iceberg tables on the file and
+//! memory backends: every test that takes `lakes()` runs for each format on each backend.
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use lakeorm::iceberg::IcebergDialect;
 use lakeorm::{Client, ConflictStrategy, Error, Lake, LocalBuilder, Order, Query, Row, Statement};
 
 #[derive(Lake, Debug, Clone, PartialEq)]
@@ -46,20 +47,57 @@ struct CountryTotal {
     total: i64,
 }
 
-enum Kind {
+enum Store {
     File(tempfile::TempDir),
     Memory,
 }
 
-async fn open(kind: &Kind) -> Client {
-    match kind {
-        Kind::File(dir) => LocalBuilder::new().path(dir.path()).open().await.unwrap(),
-        Kind::Memory => LocalBuilder::new().in_memory().open().await.unwrap(),
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Format {
+    Delta,
+    Iceberg,
+}
+
+impl Format {
+    pub(crate) fn builder(self) -> LocalBuilder {
+        match self {
+            Format::Delta => LocalBuilder::new(),
+            Format::Iceberg => LocalBuilder::new().dialect(IcebergDialect::new()),
+        }
     }
 }
 
+/// One lake of the matrix: a store and a table format.
+struct Kind {
+    store: Store,
+    format: Format,
+}
+
+async fn open(kind: &Kind) -> Client {
+    let builder = kind.format.builder();
+    match &kind.store {
+        Store::File(dir) => builder.path(dir.path()).open().await.unwrap(),
+        Store::Memory => builder.in_memory().open().await.unwrap(),
+    }
+}
+
+/// Every format on every local backend.
 fn backends() -> Vec<Kind> {
-    vec![Kind::File(tempfile::tempdir().unwrap()), Kind::Memory]
+    [Format::Delta, Format::Iceberg]
+        .into_iter()
+        .flat_map(|format| {
+            [
+                Kind {
+                    store: Store::File(tempfile::tempdir().unwrap()),
+                    format,
+                },
+                Kind {
+                    store: Store::Memory,
+                    format,
+                },
+            ]
+        })
+        .collect()
 }
 
 /// `SELECT COUNT(*)` of `table` (which may carry a `WHERE` clause).
@@ -78,6 +116,7 @@ pub(crate) async fn count(db: &Client, table: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_read_update_delete_on_every_backend() {
     for kind in backends() {
+        eprintln!("{:?}", kind.format);
         let db = open(&kind).await;
         db.ping().await.unwrap();
         db.migrate::<Account>().await.unwrap();
@@ -522,44 +561,6 @@ async fn metrics_count_operations_rows_and_errors() {
 
 mod datafusion_dataframe {
     pub(crate) use lakeorm::embedded::datafusion::prelude::DataFrame;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_iceberg_dialect_on_the_embedded_engine_is_a_typed_error() {
-    use std::sync::Arc;
-
-    use lakeorm::backends::ObjectStoreBackend;
-    use lakeorm::embedded::EmbeddedDriver;
-    use lakeorm::iceberg::IcebergDialect;
-
-    let backend: Arc<dyn lakeorm::Backend> = Arc::new(ObjectStoreBackend::memory());
-    let driver = EmbeddedDriver::open(Arc::clone(&backend)).await.unwrap();
-    let db = Client::with_options(
-        Arc::new(driver),
-        Arc::new(IcebergDialect::new()),
-        backend,
-        lakeorm::ClientOptions::default(),
-    );
-    for result in [
-        db.migrate::<Account>().await.map(|_| ()),
-        db.insert(&[account(1)]).await.map(|_| ()),
-    ] {
-        match result {
-            Err(Error::Unsupported { operation, by, .. }) => {
-                assert!(operation.contains("iceberg table"), "{operation}");
-                assert_eq!(by, "embedded");
-            }
-            other => panic!("expected Unsupported, got {other:?}"),
-        }
-    }
-    match db
-        .insert(&[account(1)])
-        .on_conflict(ConflictStrategy::Update)
-        .await
-    {
-        Err(Error::Unsupported { operation, .. }) => assert!(operation.starts_with("merge")),
-        other => panic!("expected Unsupported, got {other:?}"),
-    }
 }
 
 /// Records the fields of every `lakeorm` span.
