@@ -8,6 +8,7 @@
 //! which case a missing server fails the test.
 
 mod engines;
+mod iceberg_interop;
 mod interop;
 mod scenarios;
 mod volume;
