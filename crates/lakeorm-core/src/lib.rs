@@ -54,8 +54,8 @@ pub use lake::{
 pub use location::Location;
 pub use migration::{ColumnState, PartitionField, Safety, SchemaChange, TableState};
 pub use plan::{
-    ExecMetrics, ExecutionPlan, MergeAction, Param, Predicate, Statement, TableFormat, TableRef,
-    TableSpec, TableStats, WriteSource,
+    AsOf, ExecMetrics, ExecutionPlan, MergeAction, Param, Predicate, Statement, TableFormat,
+    TableRef, TableSpec, TableStats, WriteSource,
 };
 pub use schema::{
     AutoKind, ColumnType, INGEST_ID_COLUMN, LakeField, LakeSchema, LakeType, Partition, RuleSpec,

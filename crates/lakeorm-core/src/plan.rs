@@ -116,6 +116,20 @@ impl WriteSource {
     }
 }
 
+/// A past state of a table to read (time travel).
+///
+/// In SQL both engines spell it after the table name: `FROM t VERSION AS OF 3`,
+/// `FROM t TIMESTAMP AS OF ?` (with a timestamp bound). What a version is depends on the format:
+/// a Delta table's commit version, an Iceberg table's snapshot id — the `version` that write
+/// reports and `stats` return for the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AsOf {
+    /// A Delta commit version or an Iceberg snapshot id.
+    Version(i64),
+    /// The table as it was at this instant (the newest version committed at or before it).
+    Timestamp(DateTime<Utc>),
+}
+
 /// What a MERGE does with a source row whose key already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -380,7 +394,8 @@ pub struct ExecMetrics {
     pub files_removed: u64,
     /// Bytes written.
     pub bytes_written: u64,
-    /// The table version after the operation, where the format has versions.
+    /// The table version after the operation, where the format has versions: a Delta commit
+    /// version, an Iceberg snapshot id (what [`AsOf::Version`] reads back).
     pub version: Option<i64>,
     /// Commit attempts beyond the first (optimistic-concurrency retries).
     pub retries: u32,
@@ -391,7 +406,8 @@ pub struct ExecMetrics {
 /// The state of a table, as `maintain().stats()` reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableStats {
-    /// The current version (Delta) or snapshot sequence (Iceberg).
+    /// The current version: a Delta commit version, an Iceberg snapshot id (0 for a table
+    /// without snapshots).
     pub version: i64,
     /// Live data files.
     pub files: u64,

@@ -190,6 +190,55 @@ impl LakeSchemaProvider {
         Ok(false)
     }
 
+    /// A provider of the table `name` as it was at `at` (time travel), whichever its format.
+    pub(crate) async fn provider_as_of(
+        &self,
+        name: &str,
+        at: lakeorm_core::AsOf,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let location = self.location_of(name);
+        if self.load(&location).await?.is_some() {
+            let mut table = self.handle(&location)?;
+            let loaded = match at {
+                lakeorm_core::AsOf::Version(version) => {
+                    let latest = table
+                        .get_latest_version()
+                        .await
+                        .map_err(|e| errors::delta(name, "time travel", e))?;
+                    let version = u64::try_from(version)
+                        .ok()
+                        .filter(|v| *v <= latest)
+                        .ok_or_else(|| {
+                            Error::sql(format!(
+                                "`{name}` has no version {version} (the latest is {latest})"
+                            ))
+                        })?;
+                    table.load_version(version).await
+                }
+                lakeorm_core::AsOf::Timestamp(instant) => table.load_with_datetime(instant).await,
+            };
+            loaded.map_err(|e| match e {
+                deltalake::DeltaTableError::InvalidVersion(_)
+                | deltalake::DeltaTableError::InvalidDateTimeString { .. } => {
+                    Error::sql(format!("`{name}` has no version {at:?}: {e}"))
+                }
+                e => errors::delta(name, "time travel", e),
+            })?;
+            let provider = table
+                .table_provider()
+                .await
+                .map_err(|e| errors::datafusion(&format!("reading `{name}` at {at:?}"), e))?;
+            return Ok(crate::pruning::GeneratedPruning::wrap(provider, &table));
+        }
+        match self.iceberg.load(name, &location).await? {
+            Some(table) => crate::iceberg::provider_as_of(&table, at).await,
+            None => Err(Error::TableNotFound {
+                table: name.to_owned(),
+                location: Some(location.to_string()),
+            }),
+        }
+    }
+
     /// Where the table `name` lives (the Backend's `tables/<name>`).
     pub(crate) fn location_of(&self, name: &str) -> Location {
         self.backend.table_location(name)

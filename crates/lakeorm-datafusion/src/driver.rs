@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use datafusion::catalog::SchemaProvider;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::config::Dialect as SqlDialect;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::ParquetReadOptions;
@@ -25,6 +25,7 @@ use crate::errors::{self, ENGINE};
 use crate::iceberg::IcebergOps;
 use crate::params::to_scalars;
 use crate::placeholders::bind_statement;
+use crate::time_travel::{self, AS_OF_SCHEMA};
 
 /// The embedded engine: DataFusion for SQL and delta-rs for Delta tables, in this process.
 ///
@@ -33,6 +34,8 @@ use crate::placeholders::bind_statement;
 pub struct EmbeddedDriver {
     session: SessionContext,
     catalog: Arc<LakeSchemaProvider>,
+    /// Past versions of tables, registered while a time-travel query is planned.
+    as_of: Arc<MemorySchemaProvider>,
     closed: AtomicBool,
 }
 
@@ -77,11 +80,16 @@ impl EmbeddedDriver {
         default_catalog
             .register_schema("default", Arc::clone(&catalog) as Arc<dyn SchemaProvider>)
             .map_err(|e| errors::datafusion("registering the lake schema", e))?;
+        let as_of = Arc::new(MemorySchemaProvider::new());
+        default_catalog
+            .register_schema(AS_OF_SCHEMA, Arc::clone(&as_of) as Arc<dyn SchemaProvider>)
+            .map_err(|e| errors::datafusion("registering the time-travel schema", e))?;
         let found = catalog.discover().await?;
         tracing::debug!(tables = ?found, "embedded engine opened");
         Ok(EmbeddedDriver {
             session,
             catalog,
+            as_of,
             closed: AtomicBool::new(false),
         })
     }
@@ -180,13 +188,47 @@ impl EmbeddedDriver {
     }
 
     async fn dataframe(&self, statement: &Statement) -> Result<datafusion::prelude::DataFrame> {
-        let sql = bind_statement(statement)?;
+        let mut sql = bind_statement(statement)?;
+        // Past versions are registered for as long as the query is planned; the plan keeps
+        // its providers.
+        let mut registered = AsOfTables {
+            schema: &self.as_of,
+            names: Vec::new(),
+        };
+        if let Some((rewritten, travels)) = time_travel::rewrite(&sql, &statement.params)? {
+            for travel in travels {
+                let provider = self
+                    .catalog
+                    .provider_as_of(&travel.table, travel.at)
+                    .await?;
+                self.as_of
+                    .register_table(travel.name.clone(), provider)
+                    .map_err(|e| errors::datafusion("registering a past version", e))?;
+                registered.names.push(travel.name);
+            }
+            sql = rewritten;
+        }
         let df = self.session.sql(&sql).await.map_err(errors::rejected)?;
+        drop(registered);
         if statement.params.is_empty() {
             return Ok(df);
         }
         df.with_param_values(to_scalars(&statement.params)?)
             .map_err(errors::rejected)
+    }
+}
+
+/// Deregisters the past versions of one query's tables when dropped.
+struct AsOfTables<'a> {
+    schema: &'a MemorySchemaProvider,
+    names: Vec<String>,
+}
+
+impl Drop for AsOfTables<'_> {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = self.schema.deregister_table(name);
+        }
     }
 }
 
@@ -216,7 +258,7 @@ impl lakeorm_core::Driver for EmbeddedDriver {
             delete: true,
             staged_writes: true,
             maintenance: true,
-            time_travel: false,
+            time_travel: true,
         }
     }
 

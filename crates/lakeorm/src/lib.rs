@@ -83,7 +83,7 @@ pub use lakeorm_core::{
 };
 
 // Statements and what operations report.
-pub use lakeorm_core::{ExecMetrics, Param, Statement, TableStats};
+pub use lakeorm_core::{AsOf, ExecMetrics, Param, Statement, TableStats};
 
 // The three seams a Client is made of, and the vocabulary of implementing them.
 pub use lakeorm_core::{

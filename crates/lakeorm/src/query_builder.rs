@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use futures::Stream;
-use lakeorm_core::{Lake, Result, Row, Statement};
+use lakeorm_core::{AsOf, Lake, Param, Result, Row, Statement};
 
 use crate::client::Client;
 use crate::dataframe::DataFrame;
@@ -44,6 +44,7 @@ pub enum Order {
 pub struct QueryBuilder<T> {
     client: Client,
     table: String,
+    as_of: Option<AsOf>,
     columns: Vec<String>,
     filter: Option<Statement>,
     order: Vec<(String, Order)>,
@@ -58,6 +59,7 @@ impl Client {
         QueryBuilder {
             client: self.clone(),
             table: M::schema().table().to_owned(),
+            as_of: None,
             columns: Vec::new(),
             filter: None,
             order: Vec::new(),
@@ -75,6 +77,7 @@ impl<T: Row> QueryBuilder<T> {
         QueryBuilder {
             client: self.client,
             table: self.table,
+            as_of: self.as_of,
             columns: R::schema()
                 .fields()
                 .iter()
@@ -86,6 +89,24 @@ impl<T: Row> QueryBuilder<T> {
             offset: self.offset,
             _row: PhantomData,
         }
+    }
+
+    /// Reads the table as it was at a version or an instant (time travel): a version is a
+    /// Delta commit version or an Iceberg snapshot id, as write reports and `stats` give them.
+    ///
+    /// ```no_run
+    /// # use lakeorm::{AsOf, Lake};
+    /// # #[derive(Lake, Debug)]
+    /// # struct User { #[lake(pk)] id: i64, email: String }
+    /// # async fn demo(db: &lakeorm::Client) -> lakeorm::Result<()> {
+    /// let report = db.insert(&[User { id: 1, email: "a@example.com".into() }]).await?;
+    /// let version = report.metrics.version.expect("the engine reports versions");
+    /// let then: Vec<User> = db.query::<User>().as_of(AsOf::Version(version)).fetch_all().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn as_of(mut self, as_of: AsOf) -> Self {
+        self.as_of = Some(as_of);
+        self
     }
 
     /// A SQL boolean expression, with its `?` parameters bound. Replaces an earlier filter.
@@ -129,6 +150,14 @@ impl<T: Row> QueryBuilder<T> {
             self.client.sql_table_name(&self.table)
         );
         let mut params = Vec::new();
+        match self.as_of {
+            Some(AsOf::Version(version)) => sql.push_str(&format!(" VERSION AS OF {version}")),
+            Some(AsOf::Timestamp(at)) => {
+                sql.push_str(" TIMESTAMP AS OF ?");
+                params.push(Param::Timestamp(at));
+            }
+            None => {}
+        }
         if let Some(filter) = &self.filter {
             sql.push_str(&format!(" WHERE {}", filter.sql));
             params.extend(filter.params.iter().cloned());

@@ -18,7 +18,7 @@ use iceberg::TableCreation;
 use iceberg::spec::DataFile;
 use iceberg_datafusion::IcebergStaticTableProvider;
 use lakeorm_core::{
-    Error, ExecMetrics, IngestId, Result, Statement, TableSpec, TableStats, WriteSource,
+    AsOf, Error, ExecMetrics, IngestId, Result, Statement, TableSpec, TableStats, WriteSource,
 };
 
 use crate::catalog::LakeSchemaProvider;
@@ -57,6 +57,46 @@ pub(crate) async fn provider(table: &Loaded) -> Result<Arc<dyn TableProvider>> {
         .map_err(|e| iceberg_error(&name, "reading the table", e))
 }
 
+/// The DataFusion provider of the table as of a snapshot id or an instant (the snapshot that
+/// was current then).
+pub(crate) async fn provider_as_of(table: &Loaded, at: AsOf) -> Result<Arc<dyn TableProvider>> {
+    let name = table.table.identifier().name().to_owned();
+    let metadata = table.metadata();
+    let snapshot = match at {
+        AsOf::Version(id) => metadata
+            .snapshot_by_id(id)
+            .map(|s| s.snapshot_id())
+            .ok_or_else(|| {
+                Error::sql(format!(
+                    "`{name}` has no snapshot {id} (Iceberg versions are snapshot ids)"
+                ))
+            })?,
+        AsOf::Timestamp(instant) => {
+            let ms = instant.timestamp_millis();
+            let logged = metadata
+                .history()
+                .iter()
+                .filter(|l| l.timestamp_ms <= ms)
+                .max_by_key(|l| l.timestamp_ms)
+                .map(|l| l.snapshot_id);
+            let listed = || {
+                metadata
+                    .snapshots()
+                    .filter(|s| s.timestamp_ms() <= ms)
+                    .max_by_key(|s| (s.timestamp_ms(), s.sequence_number()))
+                    .map(|s| s.snapshot_id())
+            };
+            logged.or_else(listed).ok_or_else(|| {
+                Error::sql(format!("`{name}` has no snapshot at or before {instant}"))
+            })?
+        }
+    };
+    IcebergStaticTableProvider::try_new_from_table_snapshot(table.table.clone(), snapshot)
+        .await
+        .map(|p| Arc::new(p) as Arc<dyn TableProvider>)
+        .map_err(|e| iceberg_error(&name, "reading a past snapshot", e))
+}
+
 /// Waits before the next attempt of a conflicting commit: exponential from 5 ms, capped at
 /// 500 ms, with full jitter so that racing writers spread out.
 async fn back_off(attempt: u32) {
@@ -86,8 +126,10 @@ impl IcebergOps<'_> {
             })
     }
 
+    /// Registers the committed state of the table; returns its version (the current snapshot
+    /// id, which is what time travel reads back).
     async fn publish(&self, spec: &TableSpec, table: Loaded) -> Result<Option<i64>> {
-        let version = i64::try_from(table.version).ok();
+        let version = table.metadata().current_snapshot_id();
         self.catalog
             .register_iceberg(&spec.table.name, table)
             .await?;
@@ -261,7 +303,7 @@ impl IcebergOps<'_> {
             let planned = plan(current.table.clone()).await?;
             if planned.is_empty() {
                 return Ok(ExecMetrics {
-                    version: i64::try_from(current.version).ok(),
+                    version: current.metadata().current_snapshot_id(),
                     ..Default::default()
                 });
             }
@@ -323,7 +365,7 @@ impl IcebergOps<'_> {
             let tasks = maintain::small_files(&current.table, target).await?;
             if tasks.is_empty() {
                 return Ok(ExecMetrics {
-                    version: i64::try_from(current.version).ok(),
+                    version: current.metadata().current_snapshot_id(),
                     ..Default::default()
                 });
             }
@@ -412,7 +454,7 @@ impl IcebergOps<'_> {
                 .await?;
         Ok(ExecMetrics {
             files_removed: removed,
-            version: i64::try_from(current.version).ok(),
+            version: current.metadata().current_snapshot_id(),
             ..Default::default()
         })
     }
@@ -457,7 +499,7 @@ impl IcebergOps<'_> {
                 .unwrap_or(0)
         };
         Ok(TableStats {
-            version: i64::try_from(current.version).unwrap_or(i64::MAX),
+            version: current.metadata().current_snapshot_id().unwrap_or(0),
             files: total("total-data-files"),
             rows: total("total-records"),
             bytes: total("total-files-size"),

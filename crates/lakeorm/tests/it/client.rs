@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use lakeorm::iceberg::IcebergDialect;
-use lakeorm::{Client, ConflictStrategy, Error, Lake, LocalBuilder, Order, Query, Row, Statement};
+use lakeorm::{
+    AsOf, Client, ConflictStrategy, Error, Lake, LocalBuilder, Order, Query, Row, Statement,
+};
 
 #[derive(Lake, Debug, Clone, PartialEq)]
 struct Account {
@@ -231,7 +233,11 @@ async fn write_read_update_delete_on_every_backend() {
             .unwrap();
         let after = db.maintain().stats::<Account>().await.unwrap();
         assert_eq!(after.files, 1, "compaction leaves one file");
-        assert!(after.version > before.version);
+        // Delta versions count commits (compaction and vacuum commit); Iceberg versions are
+        // snapshot ids, and copy-on-write left one file, so there was nothing to compact.
+        if kind.format == Format::Delta {
+            assert!(after.version > before.version);
+        }
         assert_eq!(
             count(&db, "accounts").await,
             i64::try_from(after.rows).unwrap()
@@ -242,6 +248,70 @@ async fn write_read_update_delete_on_every_backend() {
         let closed = db.insert(&[account(99)]).await.unwrap_err();
         assert_eq!(closed.kind(), lakeorm::ErrorKind::Closed, "{closed:?}");
         assert!(matches!(closed, Error::Closed { .. }), "{closed:?}");
+    }
+}
+
+/// Reads of an earlier version, by the version a write reported and by instant, through the
+/// query builder and in SQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_reads_earlier_versions() {
+    for kind in backends() {
+        let db = open(&kind).await;
+        assert!(db.driver().capabilities().time_travel);
+        db.migrate::<Account>().await.unwrap();
+        let first = db
+            .insert(&[account(1), account(2), account(3)])
+            .await
+            .unwrap();
+        let version = first.metrics.version.expect("a version");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let between = chrono::Utc::now();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut changed = account(2);
+        changed.balance = 999;
+        db.update(&[changed]).await.unwrap();
+        db.delete(&[account(1)]).await.unwrap();
+        db.insert(&[account(4)]).await.unwrap();
+
+        let mut then: Vec<Account> = db
+            .query::<Account>()
+            .as_of(AsOf::Version(version))
+            .fetch_all()
+            .await
+            .unwrap();
+        then.sort_by_key(|a| a.id);
+        assert_eq!(
+            then.iter().map(|a| (a.id, a.balance)).collect::<Vec<_>>(),
+            [(1, 10), (2, 20), (3, 30)],
+            "{:?}",
+            kind.format
+        );
+        let at_instant: Vec<Account> = db
+            .query::<Account>()
+            .as_of(AsOf::Timestamp(between))
+            .filter(Statement::new("id = ?").bind(2))
+            .fetch_all()
+            .await
+            .unwrap();
+        assert_eq!(at_instant.len(), 1);
+        assert_eq!(at_instant[0].balance, 20);
+        assert_eq!(
+            count(&db, &format!("accounts VERSION AS OF {version}")).await,
+            3
+        );
+        assert_eq!(
+            count(&db, "accounts").await,
+            3,
+            "the current table is untouched"
+        );
+
+        let missing = db
+            .query::<Account>()
+            .as_of(AsOf::Version(version + 1_000_000))
+            .fetch_all()
+            .await
+            .unwrap_err();
+        assert!(matches!(missing, Error::Sql { .. }), "{missing:?}");
     }
 }
 
