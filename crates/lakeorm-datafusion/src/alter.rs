@@ -16,9 +16,9 @@ use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
-use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Result};
+use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Partition, Result};
 
-use crate::ddl::{AlterOp, ColumnDef, Ddl};
+use crate::ddl::{AlterOp, ColumnDef, Ddl, PartitionDef};
 use crate::delta::{DeltaOps, GENERATION_EXPRESSION_KEY};
 use crate::errors::{self, ENGINE};
 
@@ -106,6 +106,25 @@ fn column_field(column: &ColumnDef) -> Field {
     }
 }
 
+/// Delta partitions by columns; a transform partitions by a generated column.
+fn column_partitions(partitions: Vec<PartitionDef>) -> Result<Vec<String>> {
+    partitions
+        .into_iter()
+        .map(|p| match p.transform {
+            Partition::Identity => Ok(p.column),
+            other => Err(Error::unsupported(
+                format!(
+                    "partitioning a Delta table by the transform `{other}` of `{}`",
+                    p.column
+                ),
+                ENGINE,
+                "Delta tables partition by columns; a transform partitions by a generated column \
+                 (`… GENERATED ALWAYS AS (…)`), as the Delta dialect writes it",
+            )),
+        })
+        .collect()
+}
+
 impl DeltaOps<'_> {
     /// Carries out a table DDL statement.
     pub(crate) async fn ddl(&self, ddl: Ddl) -> Result<ExecMetrics> {
@@ -124,9 +143,10 @@ impl DeltaOps<'_> {
                     return Err(Error::unsupported(
                         format!("CREATE TABLE `{name}` USING {format}"),
                         ENGINE,
-                        "the embedded engine writes Delta tables; use the Delta dialect, or Spark Connect for other formats",
+                        "the embedded engine writes Delta and Iceberg tables; use Spark Connect for other formats",
                     ));
                 }
+                let partitions = column_partitions(partitions)?;
                 let location = self.catalog.location_of(&name);
                 let existing = self.catalog.load(&location).await?;
                 if existing.is_some() && !replace {
@@ -349,6 +369,15 @@ impl DeltaOps<'_> {
             AlterOp::DropNotNull(column) => {
                 let i = position(&fields, &column)?;
                 fields[i] = fields[i].clone().with_nullable(true);
+            }
+            AlterOp::AddPartitionField(_) | AlterOp::DropPartitionField(_) => {
+                return Err(Error::unsupported(
+                    format!(
+                        "partition evolution (`ADD/DROP PARTITION FIELD`) on the Delta table `{name}`"
+                    ),
+                    ENGINE,
+                    "Delta has no partition evolution; the Delta dialect repartitions by rewriting the table",
+                ));
             }
         }
         let schema = Arc::new(Schema::new(fields));

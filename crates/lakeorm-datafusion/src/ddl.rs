@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use lakeorm_core::{ColumnType, Error, LakeType, Result, StructField};
+use lakeorm_core::{ColumnType, Error, LakeType, Partition, Result, StructField};
 use sqlparser::dialect::DatabricksDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -27,12 +27,32 @@ pub(crate) struct ColumnDef {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum AlterOp {
     AddColumns(Vec<ColumnDef>),
-    DropColumns { names: Vec<String>, if_exists: bool },
-    RenameColumn { from: String, to: String },
-    SetType { column: String, ty: LakeType },
+    DropColumns {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    RenameColumn {
+        from: String,
+        to: String,
+    },
+    SetType {
+        column: String,
+        ty: LakeType,
+    },
     SetNotNull(String),
     DropNotNull(String),
     SetProperties(BTreeMap<String, String>),
+    /// Iceberg partition evolution: `ADD PARTITION FIELD bucket(16, id)`.
+    AddPartitionField(PartitionDef),
+    /// `DROP PARTITION FIELD …`.
+    DropPartitionField(PartitionDef),
+}
+
+/// One partition field as written: a column, or a transform of one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PartitionDef {
+    pub(crate) column: String,
+    pub(crate) transform: Partition,
 }
 
 /// A table DDL statement.
@@ -44,7 +64,8 @@ pub(crate) enum Ddl {
         if_not_exists: bool,
         columns: Vec<ColumnDef>,
         format: Option<String>,
-        partitions: Vec<String>,
+        /// Every partition field, identity or transform, in order.
+        partitions: Vec<PartitionDef>,
         properties: BTreeMap<String, String>,
         /// The query of `CREATE … AS <query>`.
         query: Option<String>,
@@ -379,17 +400,7 @@ impl<'a> Parser<'a> {
             } else if self.keywords(&["PARTITIONED", "BY"]) {
                 self.expect(Token::LParen)?;
                 loop {
-                    let column = self.ident()?;
-                    if self.peek() == Some(&Token::LParen) {
-                        return Err(Error::unsupported(
-                            format!("partitioning by the transform `{column}(…)`"),
-                            "the embedded engine",
-                            "Delta tables partition by columns; a transform partitions by a \
-                             generated column (`… GENERATED ALWAYS AS (…)`), as the Delta dialect \
-                             writes it",
-                        ));
-                    }
-                    partitions.push(column);
+                    partitions.push(self.partition_def()?);
                     if !self.token(&Token::Comma) {
                         break;
                     }
@@ -426,10 +437,46 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// A partition field: `col`, `bucket(N, col)`, `truncate(W, col)`, `years(col)`,
+    /// `months(col)`, `days(col)`, `hours(col)` (and Spark's singular and `date`/`date_hour`
+    /// spellings).
+    fn partition_def(&mut self) -> Result<PartitionDef> {
+        let name = self.ident()?;
+        if !self.token(&Token::LParen) {
+            return Ok(PartitionDef {
+                column: name,
+                transform: Partition::Identity,
+            });
+        }
+        let transform = match name.to_ascii_lowercase().as_str() {
+            "bucket" | "truncate" => {
+                let n = self.number()?;
+                self.expect(Token::Comma)?;
+                if name.eq_ignore_ascii_case("bucket") {
+                    Partition::Bucket(n)
+                } else {
+                    Partition::Truncate(n)
+                }
+            }
+            "years" | "year" => Partition::Year,
+            "months" | "month" => Partition::Month,
+            "days" | "day" | "date" => Partition::Day,
+            "hours" | "hour" | "date_hour" => Partition::Hour,
+            other => return Err(self.err(format!("unknown partition transform `{other}`"))),
+        };
+        let column = self.ident()?;
+        self.expect(Token::RParen)?;
+        Ok(PartitionDef { column, transform })
+    }
+
     fn alter(&mut self) -> Result<Ddl> {
         self.expect_keyword("TABLE")?;
         let name = self.table_name()?;
-        let op = if self.keyword("ADD") {
+        let op = if self.keywords(&["ADD", "PARTITION", "FIELD"]) {
+            AlterOp::AddPartitionField(self.partition_def()?)
+        } else if self.keywords(&["DROP", "PARTITION", "FIELD"]) {
+            AlterOp::DropPartitionField(self.partition_def()?)
+        } else if self.keyword("ADD") {
             if !self.keyword("COLUMNS") {
                 self.keyword("COLUMN");
             }
@@ -533,6 +580,56 @@ mod tests {
         parse(sql).unwrap().unwrap()
     }
 
+    fn columns_of(partitions: &[PartitionDef]) -> Vec<&str> {
+        partitions.iter().map(|p| p.column.as_str()).collect()
+    }
+
+    #[test]
+    fn iceberg_partition_transforms_and_evolution() {
+        let Ddl::Create {
+            partitions, format, ..
+        } = ddl(
+            "CREATE TABLE IF NOT EXISTS lakeorm.default.`t` (`id` BIGINT NOT NULL, `at` TIMESTAMP, \
+             `code` STRING) USING iceberg \
+             PARTITIONED BY (bucket(16, `id`), days(`at`), truncate(3, code), `code`)",
+        )
+        else {
+            panic!("not a create")
+        };
+        assert_eq!(format.as_deref(), Some("iceberg"));
+        let transforms: Vec<_> = partitions
+            .iter()
+            .map(|p| (p.column.as_str(), p.transform))
+            .collect();
+        assert_eq!(
+            transforms,
+            [
+                ("id", Partition::Bucket(16)),
+                ("at", Partition::Day),
+                ("code", Partition::Truncate(3)),
+                ("code", Partition::Identity)
+            ]
+        );
+        assert_eq!(
+            ddl("ALTER TABLE lakeorm.default.t ADD PARTITION FIELD hours(`at`)"),
+            Ddl::Alter {
+                name: "t".into(),
+                op: AlterOp::AddPartitionField(PartitionDef {
+                    column: "at".into(),
+                    transform: Partition::Hour
+                })
+            }
+        );
+        assert!(matches!(
+            ddl("ALTER TABLE t DROP PARTITION FIELD bucket(16, id)"),
+            Ddl::Alter {
+                op: AlterOp::DropPartitionField(_),
+                ..
+            }
+        ));
+        assert!(parse("CREATE TABLE t (a INT) USING iceberg PARTITIONED BY (zorder(a))").is_err());
+    }
+
     #[test]
     fn generated_columns_keep_their_expression_verbatim() {
         let Ddl::Create {
@@ -547,7 +644,7 @@ mod tests {
         else {
             panic!("not a create")
         };
-        assert_eq!(partitions, ["at_month"]);
+        assert_eq!(columns_of(&partitions), ["at_month"]);
         assert_eq!(columns[0].generated, None);
         assert_eq!(
             columns[2].generated.as_deref(),
@@ -575,7 +672,7 @@ mod tests {
         assert_eq!(name, "users");
         assert!(if_not_exists);
         assert_eq!(format.as_deref(), Some("delta"));
-        assert_eq!(partitions, ["day"]);
+        assert_eq!(columns_of(&partitions), ["day"]);
         assert_eq!(properties.get("a").map(String::as_str), Some("b"));
         assert_eq!(columns.len(), 4);
         assert!(!columns[0].nullable);
@@ -615,7 +712,7 @@ mod tests {
             panic!("not a create")
         };
         assert!(replace);
-        assert_eq!(partitions, ["a"]);
+        assert_eq!(columns_of(&partitions), ["a"]);
         assert_eq!(query.as_deref(), Some("SELECT * FROM `t`"));
     }
 

@@ -120,6 +120,26 @@ impl EmbeddedDriver {
         }
     }
 
+    /// Carries out table DDL with the format's own operations: a `CREATE … USING iceberg`, or
+    /// an ALTER or DROP of a table whose directory holds Iceberg metadata, on Iceberg; the rest
+    /// on Delta.
+    async fn ddl(&self, ddl: crate::ddl::Ddl) -> Result<ExecMetrics> {
+        use crate::ddl::Ddl;
+        let iceberg = match &ddl {
+            Ddl::Create { format, .. } => format.as_deref() == Some("iceberg"),
+            Ddl::Alter { name, .. } | Ddl::Drop { name, .. } => {
+                let location = self.catalog.location_of(name);
+                self.catalog.load(&location).await?.is_none()
+                    && self.catalog.iceberg().is_table(&location).await?
+            }
+        };
+        if iceberg {
+            self.iceberg().ddl(ddl).await
+        } else {
+            self.ops().ddl(ddl).await
+        }
+    }
+
     /// Executes a plan on an Iceberg table.
     async fn execute_iceberg(
         &self,
@@ -330,7 +350,7 @@ impl lakeorm_core::Driver for EmbeddedDriver {
                 if statement.params.is_empty()
                     && let Some(ddl) = crate::ddl::parse(&statement.sql)?
                 {
-                    return ops.ddl(ddl).await;
+                    return self.ddl(ddl).await;
                 }
                 // Run for the effect; a statement's own result rows are not write metrics.
                 self.dataframe(&statement)

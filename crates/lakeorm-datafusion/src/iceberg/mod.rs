@@ -24,6 +24,7 @@ use lakeorm_core::{
 use crate::catalog::LakeSchemaProvider;
 use crate::delta::{MergeKind, bound_expr, location};
 
+mod alter;
 mod errors;
 mod maintain;
 mod rewrite;
@@ -51,7 +52,7 @@ const COMMIT_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// The DataFusion provider of a loaded table's current snapshot.
 pub(crate) async fn provider(table: &Loaded) -> Result<Arc<dyn TableProvider>> {
     let name = table.table.identifier().name().to_owned();
-    IcebergStaticTableProvider::try_new_from_table(table.table.clone())
+    IcebergStaticTableProvider::try_new_from_table(tables::current_view(&table.table)?)
         .await
         .map(|p| Arc::new(p) as Arc<dyn TableProvider>)
         .map_err(|e| iceberg_error(&name, "reading the table", e))
@@ -362,7 +363,8 @@ impl IcebergOps<'_> {
                         .write_target_file_size_bytes as u64
                 }
             };
-            let tasks = maintain::small_files(&current.table, target).await?;
+            let view = tables::current_view(&current.table)?;
+            let tasks = maintain::small_files(&view, target).await?;
             if tasks.is_empty() {
                 return Ok(ExecMetrics {
                     version: current.metadata().current_snapshot_id(),
@@ -372,8 +374,7 @@ impl IcebergOps<'_> {
             let removed: std::collections::HashSet<String> =
                 tasks.iter().map(|t| t.data_file_path.clone()).collect();
             let removed_count = removed.len() as u64;
-            let rows: Vec<_> = current
-                .table
+            let rows: Vec<_> = view
                 .reader_builder()
                 .build()
                 .read(Box::pin(futures::stream::iter(tasks.into_iter().map(

@@ -69,6 +69,7 @@ pub(crate) fn arrow_schema(table: &Table) -> Result<SchemaRef> {
 /// The data files of the current snapshot that `filter` may match (all of them without one).
 async fn candidates(table: &Table, filter: Option<Predicate>) -> Result<Vec<FileScanTask>> {
     let name = table.identifier().name();
+    let table = &super::tables::current_view(table)?;
     if table.metadata().current_snapshot().is_none() {
         return Ok(Vec::new());
     }
@@ -109,6 +110,7 @@ async fn read_target(
     let tagged = Arc::new(Schema::new(fields));
     let mut files = Vec::new();
     let mut batches = Vec::new();
+    let table = &super::tables::current_view(table)?;
     for task in tasks {
         let index = files.len() as u32;
         files.push(task.data_file_path.clone());

@@ -308,6 +308,53 @@ impl IcebergTables {
     }
 }
 
+/// `table` as reads of its current state must see it: with the current schema.
+///
+/// The `iceberg` crate scans a snapshot with the schema the snapshot was written with, so after
+/// a metadata-only schema change (a rename, an added column) the current snapshot would still
+/// be read with the old names, and rewritten rows would lose renamed columns. Iceberg projects
+/// old files onto the current schema by field id, so the current snapshot is read here through
+/// a read-only copy of the metadata in which it carries the current schema id.
+pub(crate) fn current_view(table: &Table) -> Result<Table> {
+    let metadata = table.metadata();
+    let name = table.identifier().name();
+    let Some(snapshot) = metadata.current_snapshot() else {
+        return Ok(table.clone());
+    };
+    if snapshot.schema_id() == Some(metadata.current_schema_id()) {
+        return Ok(table.clone());
+    }
+    let fail = |e: serde_json::Error| {
+        Error::engine(crate::errors::ENGINE, format!("reading `{name}`"), false, e)
+    };
+    let mut json = serde_json::to_value(metadata).map_err(fail)?;
+    let schema_id = serde_json::Value::from(metadata.current_schema_id());
+    let snapshot_id = serde_json::Value::from(snapshot.snapshot_id());
+    if let Some(snapshots) = json.get_mut("snapshots").and_then(|s| s.as_array_mut()) {
+        for s in snapshots
+            .iter_mut()
+            .filter(|s| s["snapshot-id"] == snapshot_id)
+        {
+            s["schema-id"] = schema_id.clone();
+        }
+    }
+    let viewed: TableMetadata = serde_json::from_value(json).map_err(fail)?;
+    let runtime =
+        iceberg::Runtime::try_current().map_err(|e| iceberg_error(name, "opening the table", e))?;
+    let mut builder = Table::builder()
+        .identifier(table.identifier().clone())
+        .runtime(runtime)
+        .metadata(viewed)
+        .file_io(table.file_io().clone())
+        .readonly(true);
+    if let Some(location) = table.metadata_location() {
+        builder = builder.metadata_location(location);
+    }
+    builder
+        .build()
+        .map_err(|e| iceberg_error(name, "opening the table", e))
+}
+
 fn ident(name: &str) -> TableIdent {
     TableIdent::new(NamespaceIdent::new(NAMESPACE.to_owned()), name.to_owned())
 }

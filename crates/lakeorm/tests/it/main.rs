@@ -4,6 +4,7 @@
 
 mod client;
 mod decode;
+mod iceberg;
 mod json;
 mod migrate;
 mod models;
