@@ -226,7 +226,7 @@ mod tests {
         );
         assert!(!sql.contains("AS OF"), "{sql}");
         assert!(
-            sql.contains(&format!("{AS_OF_SCHEMA}.{} AS a", travels[0].name)),
+            sql.contains(&format!("{AS_OF_SCHEMA}.{} a ", travels[0].name)),
             "{sql}"
         );
         assert!(
@@ -238,7 +238,14 @@ mod tests {
     #[test]
     fn bad_clauses_are_sql_errors() {
         assert!(matches!(
-            rewrite("SELECT * FROM t VERSION AS OF 'x'", &[]),
+            rewrite(
+                "SELECT * FROM t VERSION AS OF $1",
+                &[Param::String("x".into())]
+            ),
+            Err(Error::Sql { .. })
+        ));
+        assert!(matches!(
+            rewrite("SELECT * FROM t VERSION AS OF $2", &[Param::Int(1)]),
             Err(Error::Sql { .. })
         ));
         assert!(matches!(
