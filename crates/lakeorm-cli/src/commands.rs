@@ -68,9 +68,6 @@ impl Target {
         if self.engine == Engine::Spark {
             return self.spark_client().await;
         }
-        if self.dialect != DialectKind::Delta {
-            bail!("the local engine writes Delta tables; use --dialect delta with --engine local");
-        }
         let backend: Arc<dyn Backend> = Arc::new(self.backend()?);
         let driver = EmbeddedDriver::open(Arc::clone(&backend)).await?;
         Ok(Client::with_options(

@@ -13,8 +13,16 @@ fn lakeorm(lake: &std::path::Path, args: &[&str]) -> std::process::Output {
         .arg(lake)
         .args(args)
         .env_remove("LAKEORM_PATH")
+        .env_remove("LAKEORM_DIALECT")
         .output()
         .expect("the lakeorm binary runs")
+}
+
+/// The binary with `--dialect <dialect>`.
+fn lakeorm_as(dialect: &str, lake: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--dialect", dialect];
+    all.extend_from_slice(args);
+    lakeorm(lake, &all)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -151,6 +159,23 @@ mod v2 {
 
 #[test]
 fn migrate_generate_up_status_verify_and_sql() {
+    let work = migrate_cycle("delta");
+    assert!(work.path().join("lake/tables/accounts/_delta_log").is_dir());
+}
+
+/// The same cycle with `--dialect iceberg` on the local engine: Iceberg tables in the hadoop
+/// layout, altered by schema evolution.
+#[test]
+fn migrate_generate_up_status_verify_and_sql_on_iceberg() {
+    let work = migrate_cycle("iceberg");
+    let metadata = work.path().join("lake/tables/accounts/metadata");
+    assert!(metadata.join("v1.metadata.json").is_file());
+    assert!(metadata.join("version-hint.text").is_file());
+    assert!(!work.path().join("lake/tables/accounts/_delta_log").exists());
+}
+
+/// generate → up → status → verify → sql → down through the binary, with `--dialect`.
+fn migrate_cycle(dialect: &str) -> tempfile::TempDir {
     let work = tempfile::tempdir().unwrap();
     let lake = work.path().join("lake");
     let dir = work.path().join("migrations");
@@ -161,7 +186,8 @@ fn migrate_generate_up_status_verify_and_sql() {
         &lakeorm::migrate::Registry::new().model::<v1::Account>(),
     );
 
-    let out = lakeorm(
+    let out = lakeorm_as(
+        dialect,
         &lake,
         &["migrate", "generate", "--dir", dir_arg, "--models", &v1],
     );
@@ -171,7 +197,8 @@ fn migrate_generate_up_status_verify_and_sql() {
         "{}",
         text(&out.stdout)
     );
-    let again = lakeorm(
+    let again = lakeorm_as(
+        dialect,
         &lake,
         &["migrate", "generate", "--dir", dir_arg, "--models", &v1],
     );
@@ -181,33 +208,33 @@ fn migrate_generate_up_status_verify_and_sql() {
         text(&again.stdout)
     );
 
-    let status = lakeorm(&lake, &["migrate", "status", "--dir", dir_arg]);
+    let status = lakeorm_as(dialect, &lake, &["migrate", "status", "--dir", dir_arg]);
     assert!(
         text(&status.stdout).contains("0 applied, 1 pending"),
         "{}",
         text(&status.stdout)
     );
-    let up = lakeorm(&lake, &["migrate", "up", "--dir", dir_arg]);
+    let up = lakeorm_as(dialect, &lake, &["migrate", "up", "--dir", dir_arg]);
     assert!(up.status.success(), "{}", text(&up.stderr));
     assert!(
         text(&up.stdout).contains("1 migration(s) applied"),
         "{}",
         text(&up.stdout)
     );
-    let up = lakeorm(&lake, &["migrate", "up", "--dir", dir_arg]);
+    let up = lakeorm_as(dialect, &lake, &["migrate", "up", "--dir", dir_arg]);
     assert!(
         text(&up.stdout).contains("0 migration(s) applied"),
         "{}",
         text(&up.stdout)
     );
-    let status = lakeorm(&lake, &["migrate", "status", "--dir", dir_arg]);
+    let status = lakeorm_as(dialect, &lake, &["migrate", "status", "--dir", dir_arg]);
     assert!(
         text(&status.stdout).contains("1 applied, 0 pending"),
         "{}",
         text(&status.stdout)
     );
 
-    let verified = lakeorm(&lake, &["verify", "--models", &v1]);
+    let verified = lakeorm_as(dialect, &lake, &["verify", "--models", &v1]);
     assert!(verified.status.success(), "{}", text(&verified.stderr));
     assert!(text(&verified.stdout).contains("schema of `accounts` matches Account"));
 
@@ -217,7 +244,7 @@ fn migrate_generate_up_status_verify_and_sql() {
         "v2",
         &lakeorm::migrate::Registry::new().model::<v2::Account>(),
     );
-    let failed = lakeorm(&lake, &["verify", "--models", &v2]);
+    let failed = lakeorm_as(dialect, &lake, &["verify", "--models", &v2]);
     assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
     assert!(
         text(&failed.stderr).contains("`plan`"),
@@ -233,7 +260,8 @@ fn migrate_generate_up_status_verify_and_sql() {
         .unwrap();
     let original = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, original.replace("`name` STRING", "`name` BINARY")).unwrap();
-    let refused = lakeorm(
+    let refused = lakeorm_as(
+        dialect,
         &lake,
         &["migrate", "generate", "--dir", dir_arg, "--models", &v2],
     );
@@ -246,7 +274,8 @@ fn migrate_generate_up_status_verify_and_sql() {
     );
     std::fs::write(&file, original).unwrap();
 
-    let generated = lakeorm(
+    let generated = lakeorm_as(
+        dialect,
         &lake,
         &["migrate", "generate", "--dir", dir_arg, "--models", &v2],
     );
@@ -256,17 +285,18 @@ fn migrate_generate_up_status_verify_and_sql() {
         text(&generated.stdout)
     );
     assert!(
-        lakeorm(&lake, &["migrate", "up", "--dir", dir_arg])
+        lakeorm_as(dialect, &lake, &["migrate", "up", "--dir", dir_arg])
             .status
             .success()
     );
     assert!(
-        lakeorm(&lake, &["verify", "--models", &v2])
+        lakeorm_as(dialect, &lake, &["verify", "--models", &v2])
             .status
             .success()
     );
 
-    let csv = lakeorm(
+    let csv = lakeorm_as(
+        dialect,
         &lake,
         &[
             "sql",
@@ -282,19 +312,28 @@ fn migrate_generate_up_status_verify_and_sql() {
         "{}",
         text(&csv.stdout)
     );
-    let table = lakeorm(&lake, &["sql", "SELECT count(*) AS n FROM accounts"]);
+    let table = lakeorm_as(
+        dialect,
+        &lake,
+        &["sql", "SELECT count(*) AS n FROM accounts"],
+    );
     assert!(
         text(&table.stdout).contains("(1 row(s))"),
         "{}",
         text(&table.stdout)
     );
-    let json = lakeorm(&lake, &["sql", "SELECT 1 AS one", "--format", "json"]);
+    let json = lakeorm_as(
+        dialect,
+        &lake,
+        &["sql", "SELECT 1 AS one", "--format", "json"],
+    );
     assert_eq!(text(&json.stdout).trim(), r#"{"one":1}"#);
 
-    let down = lakeorm(&lake, &["migrate", "down", "--dir", dir_arg]);
+    let down = lakeorm_as(dialect, &lake, &["migrate", "down", "--dir", dir_arg]);
     assert!(down.status.success(), "{}", text(&down.stderr));
-    let verified = lakeorm(&lake, &["verify", "--models", &v1]);
+    let verified = lakeorm_as(dialect, &lake, &["verify", "--models", &v1]);
     assert!(verified.status.success(), "{}", text(&verified.stderr));
+    work
 }
 
 #[cfg(feature = "spark")]
