@@ -175,6 +175,7 @@ impl DeltaOps<'_> {
                 }
             }
             Ddl::Alter { name, op } => self.alter(&name, op).await,
+            Ddl::CreateNamespace { .. } => Ok(ExecMetrics::default()),
             Ddl::Drop { name, if_exists } => {
                 if !self.catalog.drop_table(&name).await? && !if_exists {
                     return Err(sql_error(format!("table `{name}` does not exist")));

@@ -78,6 +78,11 @@ pub(crate) enum Ddl {
         name: String,
         if_exists: bool,
     },
+    /// `CREATE NAMESPACE [IF NOT EXISTS] …` (what the Iceberg dialect issues before a table):
+    /// the lake's tables share one flat namespace, so there is nothing to create.
+    CreateNamespace {
+        name: String,
+    },
 }
 
 fn syntax(sql: &str, message: impl Into<String>) -> Error {
@@ -550,7 +555,12 @@ pub(crate) fn parse(sql: &str) -> Result<Option<Ddl>> {
         pos: 0,
         pending_gt: false,
     };
-    let ddl = if p.keyword("CREATE") {
+    let ddl = if p.keywords(&["CREATE", "NAMESPACE"]) {
+        p.keywords(&["IF", "NOT", "EXISTS"]);
+        let name = p.table_name()?;
+        p.end()?;
+        Ddl::CreateNamespace { name }
+    } else if p.keyword("CREATE") {
         let start = p.pos;
         let is_table = p.keywords(&["OR", "REPLACE", "TABLE"]) || p.keyword("TABLE");
         p.pos = start;
@@ -777,6 +787,12 @@ mod tests {
     fn other_statements_pass_through_and_errors_quote_the_statement() {
         assert_eq!(parse("SELECT 1").unwrap(), None);
         assert_eq!(parse("CREATE VIEW v AS SELECT 1").unwrap(), None);
+        assert_eq!(
+            ddl("CREATE NAMESPACE IF NOT EXISTS `lakeorm`.`default`"),
+            Ddl::CreateNamespace {
+                name: "default".into()
+            }
+        );
         assert_eq!(
             ddl("DROP TABLE IF EXISTS `t`"),
             Ddl::Drop {

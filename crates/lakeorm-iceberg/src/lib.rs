@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use lakeorm_core::sql::{self, SparkSqlDialect};
 use lakeorm_core::{
     Dialect, Error, ExecutionPlan, LakeSchema, LakeType, Partition, Result, Safety, SchemaChange,
-    Statement, TableFormat, TableRef,
+    Statement, TableFormat, TableRef, TableSpec,
 };
 
 mod rules;
@@ -74,6 +74,24 @@ impl IcebergDialect {
     /// The table properties applied to created tables.
     pub fn properties(&self) -> &BTreeMap<String, String> {
         &self.properties
+    }
+
+    /// The catalog whose `system` procedures maintain `table` (the session catalog when
+    /// tables are unqualified).
+    fn procedure_catalog(&self, table: &TableSpec) -> String {
+        self.quote_ident(table.table.catalog.as_deref().unwrap_or("spark_catalog"))
+    }
+
+    /// `table` as the procedures take it: a string `'namespace.name'`.
+    fn procedure_table(&self, table: &TableSpec) -> String {
+        let parts: Vec<&str> = table
+            .table
+            .database
+            .as_deref()
+            .into_iter()
+            .chain(std::iter::once(table.table.name.as_str()))
+            .collect();
+        lakeorm_core::quote::string_literal(&parts.join("."))
     }
 
     /// `CREATE NAMESPACE IF NOT EXISTS` for the configured namespace.
@@ -158,7 +176,48 @@ impl Dialect for IcebergDialect {
     }
 
     fn render(&self, plan: &ExecutionPlan) -> Result<Vec<Statement>> {
-        sql::render(self, plan)
+        match plan {
+            // The namespace first: Spark's Iceberg catalogs do not create it with the table.
+            ExecutionPlan::CreateTable { .. } => {
+                let mut statements = vec![Statement::new(self.create_namespace_sql())];
+                statements.extend(sql::render(self, plan)?);
+                Ok(statements)
+            }
+            // Iceberg's own procedures: no Iceberg engine accepts Delta's OPTIMIZE or VACUUM.
+            ExecutionPlan::Optimize { table, target_size } => {
+                let options = match target_size {
+                    Some(size) => format!(", options => map('target-file-size-bytes', '{size}')"),
+                    None => String::new(),
+                };
+                Ok(vec![Statement::new(format!(
+                    "CALL {}.system.rewrite_data_files(table => {}{options})",
+                    self.procedure_catalog(table),
+                    self.procedure_table(table)
+                ))])
+            }
+            ExecutionPlan::Vacuum { table, retention } => {
+                let cutoff = chrono::Duration::from_std(*retention)
+                    .ok()
+                    .and_then(|r| chrono::Utc::now().checked_sub_signed(r))
+                    .ok_or_else(|| {
+                        Error::Config(format!("vacuum retention {retention:?} is too long"))
+                    })?;
+                let older_than = format!(
+                    "TIMESTAMP '{}'",
+                    cutoff.format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+                );
+                let (catalog, name) = (self.procedure_catalog(table), self.procedure_table(table));
+                Ok(vec![
+                    Statement::new(format!(
+                        "CALL {catalog}.system.expire_snapshots(table => {name}, older_than => {older_than})"
+                    )),
+                    Statement::new(format!(
+                        "CALL {catalog}.system.remove_orphan_files(table => {name}, older_than => {older_than})"
+                    )),
+                ])
+            }
+            _ => sql::render(self, plan),
+        }
     }
 
     fn classify(&self, change: &SchemaChange) -> Safety {

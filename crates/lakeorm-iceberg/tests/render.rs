@@ -64,8 +64,7 @@ fn create_table() {
         ..spec(&d)
     };
     insta::assert_snapshot!(format!(
-        "{}\n{}\n{}",
-        d.create_namespace_sql(),
+        "{}\n{}",
         sql(&d, &ExecutionPlan::CreateTable { table: spec(&d) }),
         sql(&d, &ExecutionPlan::CreateTable { table: bucketed })
     ));
@@ -167,5 +166,68 @@ fn every_transform_renders() {
     assert!(
         !ddl.contains("LOCATION"),
         "the catalog chooses locations by default"
+    );
+}
+
+#[test]
+fn maintenance_uses_icebergs_procedures() {
+    let d = IcebergDialect::new();
+    let optimize = sql(
+        &d,
+        &ExecutionPlan::Optimize {
+            table: spec(&d),
+            target_size: Some(134_217_728),
+        },
+    );
+    assert_eq!(
+        optimize,
+        "CALL `lakeorm`.system.rewrite_data_files(table => 'default.users', options => map('target-file-size-bytes', '134217728'))"
+    );
+    let vacuum = sql(
+        &d,
+        &ExecutionPlan::Vacuum {
+            table: spec(&d),
+            retention: std::time::Duration::from_secs(7 * 24 * 3600),
+        },
+    );
+    let lines: Vec<&str> = vacuum.lines().collect();
+    assert_eq!(lines.len(), 2, "{vacuum}");
+    assert!(
+        lines[0].starts_with("CALL `lakeorm`.system.expire_snapshots(table => 'default.users', older_than => TIMESTAMP '"),
+        "{vacuum}"
+    );
+    assert!(
+        lines[1].starts_with("CALL `lakeorm`.system.remove_orphan_files(table => 'default.users', older_than => TIMESTAMP '"),
+        "{vacuum}"
+    );
+    assert!(lines[0].ends_with("+00:00');"), "{vacuum}");
+    // Unqualified tables are maintained through the session catalog.
+    let session = IcebergDialect::new().with_catalog(None);
+    assert!(
+        sql(
+            &session,
+            &ExecutionPlan::Optimize {
+                table: spec(&session),
+                target_size: None
+            }
+        )
+        .starts_with("CALL `spark_catalog`.system.rewrite_data_files(table => 'default.users')")
+    );
+}
+
+#[test]
+fn create_table_creates_the_namespace_first() {
+    let d = IcebergDialect::new();
+    let statements = d
+        .render(&ExecutionPlan::CreateTable { table: spec(&d) })
+        .unwrap();
+    assert_eq!(
+        statements[0].sql,
+        "CREATE NAMESPACE IF NOT EXISTS `lakeorm`.`default`"
+    );
+    assert!(
+        statements[1].sql.starts_with("CREATE TABLE IF NOT EXISTS"),
+        "{}",
+        statements[1].sql
     );
 }
