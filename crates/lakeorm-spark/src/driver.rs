@@ -194,7 +194,9 @@ impl Driver for SparkDriver {
         };
         match &plan {
             ExecutionPlan::CreateTable { table } => {
-                if let Some(create) = statements.first() {
+                // The table's own statement is the last (the Iceberg dialect creates the
+                // namespace first).
+                if let Some(create) = statements.last() {
                     let key = table.table.to_string();
                     let attach = attach_statement(table, ctx).map(|s| s.sql);
                     let pool = Arc::clone(lease.pool());

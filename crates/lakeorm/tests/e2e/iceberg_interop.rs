@@ -258,3 +258,62 @@ async fn iceberg_partition_values_agree_with_sail() {
     );
     assert_eq!(sail_partitions, embedded_partitions);
 }
+
+/// `cargo run --example iceberg` on a bare machine (`.ci/run` runs it before installing anything
+/// and names its lake in `LAKEORM_TEST_ICEBERG_EXAMPLE_LAKE`) leaves a table Sail reads with the
+/// right rows, whose history holds the overwrite snapshots of its row-level writes.
+#[tokio::test]
+async fn the_iceberg_example_is_read_by_sail() {
+    let Some(url) = engines::sail_url() else {
+        return;
+    };
+    let Ok(lake) = std::env::var("LAKEORM_TEST_ICEBERG_EXAMPLE_LAKE") else {
+        eprintln!("LAKEORM_TEST_ICEBERG_EXAMPLE_LAKE is not set (`.ci/run` sets it); skipping");
+        return;
+    };
+    let table = std::path::Path::new(&lake).join("tables/visits");
+    let location = lakeorm::Location::from_path(&table).unwrap();
+    let sail = engines::sail(
+        &url,
+        &TestLake::new(),
+        Format::Iceberg,
+        ClientOptions::default(),
+    );
+    #[derive(lakeorm::Row, Debug, PartialEq)]
+    struct PageCount {
+        page: String,
+        n: i64,
+    }
+    let pages: Vec<PageCount> = Query::sql(format!(
+        "SELECT page, COUNT(*) AS n FROM iceberg.`{location}` GROUP BY page ORDER BY page"
+    ))
+    .fetch_all(&sail)
+    .await
+    .unwrap();
+    let expected = [("/docs", 50), ("/home", 40), ("/pricing", 100)];
+    assert_eq!(
+        pages,
+        expected.map(|(page, n)| PageCount {
+            page: page.into(),
+            n
+        })
+    );
+
+    let metadata = table.join("metadata");
+    let hint = std::fs::read_to_string(metadata.join("version-hint.text")).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(metadata.join(format!("v{}.metadata.json", hint.trim()))).unwrap(),
+    )
+    .unwrap();
+    let operations: Vec<&str> = json["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["summary"]["operation"].as_str().unwrap())
+        .collect();
+    assert!(operations.contains(&"overwrite"), "{operations:?}");
+    assert!(
+        operations.contains(&"replace"),
+        "compaction: {operations:?}"
+    );
+}
