@@ -68,6 +68,39 @@ async fn client(backend: Arc<dyn Backend>, options: ClientOptions) -> Client {
 struct TestLake {
     backend: Arc<dyn Backend>,
     _dir: Option<tempfile::TempDir>,
+    /// The table format the lake's clients write (Delta unless the matrix says otherwise).
+    iceberg: bool,
+}
+
+impl TestLake {
+    fn dialect(&self) -> Arc<dyn lakeorm::Dialect> {
+        if self.iceberg {
+            Arc::new(lakeorm::iceberg::IcebergDialect::new())
+        } else {
+            Arc::new(DeltaDialect::new())
+        }
+    }
+
+    fn name(&self) -> String {
+        format!(
+            "{} ({})",
+            self.backend.name(),
+            if self.iceberg { "iceberg" } else { "delta" }
+        )
+    }
+}
+
+/// A client of `lake` in its format.
+async fn client_for(lake: &TestLake, options: ClientOptions) -> Client {
+    let driver = EmbeddedDriver::open(Arc::clone(&lake.backend))
+        .await
+        .unwrap();
+    Client::with_options(
+        Arc::new(driver),
+        lake.dialect(),
+        Arc::clone(&lake.backend),
+        options,
+    )
 }
 
 fn file_lake() -> TestLake {
@@ -75,6 +108,7 @@ fn file_lake() -> TestLake {
     TestLake {
         backend: Arc::new(ObjectStoreBackend::file(dir.path()).unwrap()),
         _dir: Some(dir),
+        iceberg: false,
     }
 }
 
@@ -82,6 +116,7 @@ fn memory_lake() -> TestLake {
     TestLake {
         backend: Arc::new(ObjectStoreBackend::memory()),
         _dir: None,
+        iceberg: false,
     }
 }
 
@@ -118,25 +153,31 @@ fn s3_lake() -> Option<TestLake> {
     Some(TestLake {
         backend: Arc::new(ObjectStoreBackend::s3(s3_options(&endpoint, &prefix)).unwrap()),
         _dir: None,
+        iceberg: false,
     })
 }
 
+/// Every backend (S3 when a server runs), each in both table formats.
 fn lakes() -> Vec<TestLake> {
-    let mut lakes = vec![file_lake(), memory_lake()];
-    lakes.extend(s3_lake());
+    let mut lakes = Vec::new();
+    for iceberg in [false, true] {
+        let mut backends = vec![file_lake(), memory_lake()];
+        backends.extend(s3_lake());
+        lakes.extend(
+            backends
+                .into_iter()
+                .map(|lake| TestLake { iceberg, ..lake }),
+        );
+    }
     lakes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staged_writes_commit_and_leave_no_staging() {
     for lake in lakes() {
-        let name = lake.backend.name().to_owned();
+        let name = lake.name();
         // A tiny threshold sends every write down the staged path.
-        let db = client(
-            Arc::clone(&lake.backend),
-            ClientOptions::new().staged_threshold(1),
-        )
-        .await;
+        let db = client_for(&lake, ClientOptions::new().staged_threshold(1)).await;
         db.migrate::<Event>().await.unwrap();
         let report = db.insert(&events(0, 5000)).await.unwrap();
         assert_eq!(report.write_path, Some(WritePath::Staged), "{name}");
@@ -266,6 +307,18 @@ impl Driver for Faulty {
 }
 
 async fn faulty_client(backend: Arc<dyn Backend>, options: ClientOptions) -> (Client, Arc<Faulty>) {
+    faulty_client_with(backend, Arc::new(DeltaDialect::new()), options).await
+}
+
+async fn faulty_client_for(lake: &TestLake, options: ClientOptions) -> (Client, Arc<Faulty>) {
+    faulty_client_with(Arc::clone(&lake.backend), lake.dialect(), options).await
+}
+
+async fn faulty_client_with(
+    backend: Arc<dyn Backend>,
+    dialect: Arc<dyn lakeorm::Dialect>,
+    options: ClientOptions,
+) -> (Client, Arc<Faulty>) {
     let inner = EmbeddedDriver::open(Arc::clone(&backend)).await.unwrap();
     let faulty = Arc::new(Faulty {
         inner: Arc::new(inner),
@@ -273,7 +326,7 @@ async fn faulty_client(backend: Arc<dyn Backend>, options: ClientOptions) -> (Cl
     });
     let db = Client::with_options(
         Arc::clone(&faulty) as Arc<dyn Driver>,
-        Arc::new(DeltaDialect::new()),
+        dialect,
         backend,
         options,
     );
@@ -283,7 +336,7 @@ async fn faulty_client(backend: Arc<dyn Backend>, options: ClientOptions) -> (Cl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staged_insert_whose_commit_fails_leaves_no_staging() {
     for lake in [file_lake(), memory_lake()] {
-        let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        let (db, faulty) = faulty_client_for(&lake, ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
         faulty.arm(Fault::BeforeCommit);
         let err = db.insert(&events(0, 100)).staged().await.unwrap_err();
@@ -320,7 +373,7 @@ async fn put(backend: &dyn Backend, location: &Location) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_staging_deletes_old_orphans_and_keeps_fresh_ones() {
     for lake in lakes() {
-        let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        let db = client_for(&lake, ClientOptions::new()).await;
         let backend = lake.backend.as_ref();
         let orphan = IngestId::at(SystemTime::now() - Duration::from_secs(80 * 3600));
         let fresh = IngestId::new();
@@ -352,7 +405,7 @@ async fn cleanup_staging_deletes_old_orphans_and_keeps_fresh_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_when_client_and_engine_agree() {
     for lake in lakes() {
-        let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        let db = client_for(&lake, ClientOptions::new()).await;
         let report = db.verify().await.unwrap();
         assert_eq!(report.rows, 3);
         assert_eq!(report.client_uri, report.driver_uri);
@@ -463,8 +516,14 @@ async fn verify_catches_a_mismatched_s3_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_lake_works_like_a_local_one() {
-    let Some(lake) = s3_lake() else { return };
-    let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+    for iceberg in [false, true] {
+        let Some(lake) = s3_lake() else { return };
+        an_s3_lake_works_like_a_local_one_in(TestLake { iceberg, ..lake }).await;
+    }
+}
+
+async fn an_s3_lake_works_like_a_local_one_in(lake: TestLake) {
+    let db = client_for(&lake, ClientOptions::new()).await;
     db.migrate::<Event>().await.unwrap();
     db.insert(&events(0, 1000)).await.unwrap();
     db.migrate::<Balance>().await.unwrap();
@@ -493,7 +552,7 @@ async fn an_s3_lake_works_like_a_local_one() {
     assert_eq!(stats.rows, 500);
 
     // Another client on the same lake sees the tables by name.
-    let second = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+    let second = client_for(&lake, ClientOptions::new()).await;
     assert_eq!(count(&second, "events").await, 500);
 
     // Concurrent writers commit through conditional puts and retry their conflicts.
@@ -522,7 +581,7 @@ async fn an_s3_lake_works_like_a_local_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotent_retry_after_a_lost_reply_writes_nothing() {
     for lake in lakes() {
-        let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        let (db, faulty) = faulty_client_for(&lake, ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
         faulty.arm(Fault::AfterCommit);
         assert!(
@@ -567,7 +626,7 @@ async fn an_idempotent_retry_after_a_lost_reply_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotent_retry_after_a_failed_commit_writes_once() {
     for lake in lakes() {
-        let (db, faulty) = faulty_client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        let (db, faulty) = faulty_client_for(&lake, ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
         // Staged, so that the failed attempt also proves its parts are gone.
         faulty.arm(Fault::BeforeCommit);
@@ -617,7 +676,7 @@ async fn an_idempotent_retry_after_a_failed_commit_writes_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_commit_log_not_the_rows_witnesses_an_idempotent_write() {
     let lake = memory_lake();
-    let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+    let db = client_for(&lake, ClientOptions::new()).await;
     db.migrate::<Balance>().await.unwrap();
     let first = db
         .insert(&[Balance {
@@ -655,7 +714,7 @@ async fn the_commit_log_not_the_rows_witnesses_an_idempotent_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_keys_expire() {
     let lake = memory_lake();
-    let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+    let db = client_for(&lake, ClientOptions::new()).await;
     db.migrate::<Event>().await.unwrap();
     db.insert(&events(0, 10))
         .idempotency_key("k")
@@ -683,7 +742,7 @@ async fn idempotency_keys_expire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_rows_merge_only_when_valid() {
     for lake in lakes() {
-        let db = client(Arc::clone(&lake.backend), ClientOptions::new()).await;
+        let db = client_for(&lake, ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
 
         // An untrusted feed with one bad record lands whole, and stays raw.
