@@ -93,3 +93,158 @@ pub(crate) async fn data_files(table: &Table, batches: &[RecordBatch]) -> Result
 fn target_file_size(props: &TableProperties) -> usize {
     props.write_target_file_size_bytes
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use datafusion::arrow::array::{
+        ArrayRef, BinaryArray, Date32Array, Decimal128Array, Int32Array, Int64Array, RecordBatch,
+        StringArray, TimestampMicrosecondArray,
+    };
+    use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema, TimeUnit};
+    use iceberg::TableCreation;
+    use iceberg::spec::{Literal, Transform, UnboundPartitionSpec};
+    use lakeorm_core::{Backend, Location, StagingPrefix};
+    use object_store::ObjectStore;
+    use object_store::memory::InMemory;
+
+    use super::data_files;
+    use crate::iceberg::tables::IcebergTables;
+
+    #[derive(Debug)]
+    struct Memory {
+        root: Location,
+        store: Arc<dyn ObjectStore>,
+    }
+
+    #[async_trait]
+    impl Backend for Memory {
+        fn name(&self) -> &str {
+            "memory"
+        }
+        fn root(&self) -> &Location {
+            &self.root
+        }
+        fn object_store(&self) -> Arc<dyn ObjectStore> {
+            Arc::clone(&self.store)
+        }
+        async fn list_staging(&self) -> lakeorm_core::Result<Vec<StagingPrefix>> {
+            Ok(Vec::new())
+        }
+        async fn delete_prefix(&self, _: &Location) -> lakeorm_core::Result<u64> {
+            Ok(0)
+        }
+    }
+
+    /// The hash and transform test vectors of the Iceberg spec (Appendix B), written through
+    /// the engine's own write path from the Arrow types lakeorm's models produce: bucket
+    /// values are `(murmur3_x86_32(bytes) & i32::MAX) % N`, so with N = i32::MAX they expose
+    /// the hash itself.
+    #[tokio::test]
+    async fn partition_values_follow_the_spec_test_vectors() {
+        let backend: Arc<dyn Backend> = Arc::new(Memory {
+            root: Location::parse("memory:///lake").unwrap(),
+            store: Arc::new(InMemory::new()),
+        });
+        let tables = IcebergTables::new(Arc::clone(&backend));
+        let arrow = ArrowSchema::new(vec![
+            Field::new("i", DataType::Int32, false),
+            Field::new("l", DataType::Int64, false),
+            Field::new("d", DataType::Decimal128(9, 2), false),
+            Field::new("day", DataType::Date32, false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("s", DataType::Utf8, false),
+            Field::new("b", DataType::Binary, false),
+            // Time transforms of one source are redundant with each other: one source each.
+            Field::new("y", DataType::Date32, false),
+            Field::new("m", DataType::Date32, false),
+        ]);
+        let schema = iceberg::arrow::arrow_schema_to_schema_auto_assign_ids(&arrow).unwrap();
+        let n = i32::MAX as u32;
+        let spec: Vec<(i32, &str, Transform)> = vec![
+            (1, "i_bucket", Transform::Bucket(n)),
+            (2, "l_bucket", Transform::Bucket(n)),
+            (3, "d_bucket", Transform::Bucket(n)),
+            (4, "day_bucket", Transform::Bucket(n)),
+            (5, "ts_bucket", Transform::Bucket(n)),
+            (6, "s_bucket", Transform::Bucket(n)),
+            (7, "b_bucket", Transform::Bucket(n)),
+            (1, "i_trunc", Transform::Truncate(10)),
+            (2, "l_trunc", Transform::Truncate(10)),
+            (3, "d_trunc", Transform::Truncate(50)),
+            (6, "s_trunc", Transform::Truncate(3)),
+            (8, "y_year", Transform::Year),
+            (9, "m_month", Transform::Month),
+            (4, "day_day", Transform::Day),
+            (5, "ts_hour", Transform::Hour),
+        ];
+        let mut builder = UnboundPartitionSpec::builder();
+        for (source, name, transform) in &spec {
+            builder = builder
+                .add_partition_field(*source, *name, *transform)
+                .unwrap();
+        }
+        let location = backend.root().join("tables/vectors");
+        let created = tables
+            .create(
+                "vectors",
+                &location,
+                TableCreation::builder()
+                    .name("vectors".into())
+                    .location(location.to_string())
+                    .schema(schema)
+                    .partition_spec(builder.build())
+                    .build(),
+            )
+            .await
+            .unwrap();
+        // 2017-11-16, and 2017-11-16T22:31:08 UTC.
+        let (date, instant) = (17_486, 1_510_871_468_000_000i64);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from(vec![34])),
+            Arc::new(Int64Array::from(vec![34])),
+            Arc::new(
+                Decimal128Array::from(vec![1420])
+                    .with_precision_and_scale(9, 2)
+                    .unwrap(),
+            ),
+            Arc::new(Date32Array::from(vec![date])),
+            Arc::new(TimestampMicrosecondArray::from(vec![instant]).with_timezone("UTC")),
+            Arc::new(StringArray::from(vec!["iceberg"])),
+            Arc::new(BinaryArray::from(vec![&[0u8, 1, 2, 3][..]])),
+            Arc::new(Date32Array::from(vec![date])),
+            Arc::new(Date32Array::from(vec![date])),
+        ];
+        let batch = RecordBatch::try_new(Arc::new(arrow), columns).unwrap();
+        let files = data_files(&created.table, &[batch]).await.unwrap();
+        assert_eq!(files.len(), 1);
+        let bucket = |hash: i32| Literal::int((hash & i32::MAX) % i32::MAX);
+        let expected = [
+            bucket(2017239379),
+            bucket(2017239379),
+            bucket(-500754589),
+            bucket(-653330422),
+            bucket(-2047944441),
+            bucket(1210000089),
+            bucket(-188683207),
+            Literal::int(30),
+            Literal::long(30),
+            Literal::decimal(1400),
+            Literal::string("ice"),
+            Literal::int(47),
+            Literal::int(47 * 12 + 10),
+            Literal::date(date),
+            Literal::int(date * 24 + 22),
+        ];
+        let got: Vec<Option<Literal>> = files[0].partition().fields().to_vec();
+        for ((name, want), got) in spec.iter().map(|s| s.1).zip(expected).zip(got) {
+            assert_eq!(got.as_ref(), Some(&want), "{name}");
+        }
+    }
+}
