@@ -38,6 +38,27 @@ const COMPARISONS: &[Comparison] = &[
         peers: &["datafusion"],
     },
     Comparison {
+        bench: "iceberg",
+        package: "lakeorm",
+        group: "iceberg-insert",
+        subject: "lakeorm",
+        peers: &["iceberg"],
+    },
+    Comparison {
+        bench: "iceberg",
+        package: "lakeorm",
+        group: "iceberg-insert",
+        subject: "lakeorm-staged",
+        peers: &["iceberg"],
+    },
+    Comparison {
+        bench: "iceberg",
+        package: "lakeorm",
+        group: "upsert",
+        subject: "iceberg",
+        peers: &["delta"],
+    },
+    Comparison {
         bench: "projection",
         package: "lakeorm-core",
         group: "encode",

@@ -24,9 +24,87 @@ use lakeorm_core::Result;
 use super::errors::iceberg as iceberg_error;
 use super::schema::conform;
 
-/// Writes `batches` as data files of `table`'s current schema and default partition spec.
+/// Rows below which a write is not split over several writers (a file per writer per
+/// partition: splitting small writes would only make small files).
+const MIN_ROWS_PER_WRITER: usize = 256 * 1024;
+
+/// How many writers `rows` rows are written by: one per core, each with at least
+/// [`MIN_ROWS_PER_WRITER`] rows.
+fn writers_for(rows: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (rows / MIN_ROWS_PER_WRITER).clamp(1, cores)
+}
+
+/// `batches` cut (without copying) into `n` runs of about the same number of rows.
+fn split(batches: &[RecordBatch], n: usize) -> Vec<Vec<RecordBatch>> {
+    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let per = total.div_ceil(n.max(1));
+    let mut runs = vec![Vec::new()];
+    let mut in_run = 0;
+    for batch in batches {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            if in_run == per {
+                runs.push(Vec::new());
+                in_run = 0;
+            }
+            let take = (per - in_run).min(batch.num_rows() - offset);
+            if let Some(run) = runs.last_mut() {
+                run.push(batch.slice(offset, take));
+            }
+            offset += take;
+            in_run += take;
+        }
+    }
+    runs
+}
+
+/// Writes `batches` as data files of `table`'s current schema and default partition spec,
+/// a large write by one writer per core (Parquet encoding and compression are CPU-bound).
 /// The files are not part of the table until a snapshot that adds them is committed.
 pub(crate) async fn data_files(table: &Table, batches: &[RecordBatch]) -> Result<Vec<DataFile>> {
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let writers = writers_for(rows);
+    if writers <= 1 {
+        return write_run(table, batches).await;
+    }
+    let tasks: Vec<_> = split(batches, writers)
+        .into_iter()
+        .map(|run| {
+            let table = table.clone();
+            tokio::spawn(async move { write_run(&table, &run).await })
+        })
+        .collect();
+    let mut written = Vec::new();
+    let mut failure = None;
+    for task in tasks {
+        match task.await {
+            Ok(Ok(files)) => written.extend(files),
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(e) => {
+                failure = failure.or(Some(lakeorm_core::Error::engine(
+                    crate::errors::ENGINE,
+                    format!("writing data files of `{}`", table.identifier().name()),
+                    false,
+                    e,
+                )))
+            }
+        }
+    }
+    match failure {
+        None => Ok(written),
+        Some(e) => {
+            // The other writers' files are not part of the table; remove them.
+            for file in &written {
+                let _ = table.file_io().delete(file.file_path()).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// One writer's share of a write.
+async fn write_run(table: &Table, batches: &[RecordBatch]) -> Result<Vec<DataFile>> {
     let name = table.identifier().name();
     let fail = |what: &'static str| move |e| iceberg_error(name, what, e);
     let metadata = table.metadata();
@@ -110,7 +188,7 @@ mod tests {
     use object_store::ObjectStore;
     use object_store::memory::InMemory;
 
-    use super::data_files;
+    use super::{data_files, split};
     use crate::iceberg::tables::IcebergTables;
 
     #[derive(Debug)]
@@ -136,6 +214,29 @@ mod tests {
         async fn delete_prefix(&self, _: &Location) -> lakeorm_core::Result<u64> {
             Ok(0)
         }
+    }
+
+    #[test]
+    fn writes_split_into_even_runs_without_copying() {
+        let schema = Arc::new(ArrowSchema::new(vec![Field::new(
+            "i",
+            DataType::Int32,
+            false,
+        )]));
+        let batch = |n: i32| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![Arc::new(Int32Array::from((0..n).collect::<Vec<_>>())) as ArrayRef],
+            )
+            .unwrap()
+        };
+        let runs = split(&[batch(5), batch(7)], 3);
+        let sizes: Vec<usize> = runs
+            .iter()
+            .map(|r| r.iter().map(RecordBatch::num_rows).sum())
+            .collect();
+        assert_eq!(sizes, [4, 4, 4]);
+        assert_eq!(split(&[batch(3)], 1).len(), 1);
     }
 
     /// The hash and transform test vectors of the Iceberg spec (Appendix B), written through
