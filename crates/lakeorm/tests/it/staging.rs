@@ -61,10 +61,6 @@ async fn client_on(
     )
 }
 
-async fn client(backend: Arc<dyn Backend>, options: ClientOptions) -> Client {
-    client_on(Arc::clone(&backend), backend, options).await
-}
-
 struct TestLake {
     backend: Arc<dyn Backend>,
     _dir: Option<tempfile::TempDir>,
@@ -304,10 +300,6 @@ impl Driver for Faulty {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-}
-
-async fn faulty_client(backend: Arc<dyn Backend>, options: ClientOptions) -> (Client, Arc<Faulty>) {
-    faulty_client_with(backend, Arc::new(DeltaDialect::new()), options).await
 }
 
 async fn faulty_client_for(lake: &TestLake, options: ClientOptions) -> (Client, Arc<Faulty>) {
