@@ -287,15 +287,7 @@ impl DeltaOps<'_> {
                 .position(|f| f.name() == column)
                 .ok_or_else(|| sql_error(format!("table `{name}` has no column `{column}`")))
         };
-        let system = |column: &str| {
-            if column == INGEST_ID_COLUMN {
-                Err(sql_error(format!(
-                    "`{INGEST_ID_COLUMN}` is lakeorm's system column and cannot be altered"
-                )))
-            } else {
-                Ok(())
-            }
-        };
+        let system = crate::ddl::alterable;
         match op {
             AlterOp::SetProperties(properties) => {
                 let properties: std::collections::HashMap<String, String> = properties

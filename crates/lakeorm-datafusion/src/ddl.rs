@@ -85,6 +85,16 @@ pub(crate) enum Ddl {
     },
 }
 
+/// Refuses an ALTER of lakeorm's system column, whichever the format.
+pub(crate) fn alterable(column: &str) -> Result<()> {
+    if column == lakeorm_core::INGEST_ID_COLUMN {
+        return Err(Error::sql(format!(
+            "`{column}` is lakeorm's system column and cannot be altered"
+        )));
+    }
+    Ok(())
+}
+
 fn syntax(sql: &str, message: impl Into<String>) -> Error {
     Error::sql(format!("{}: in `{}`", message.into(), sql.trim()))
 }

@@ -13,18 +13,18 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use lakeorm_core::{
     Backend, DriverCapabilities, Error, ExecContext, ExecMetrics, ExecutionPlan, IngestId,
-    Location, Predicate, QueryResult, Result, Statement, TableFormat, TableSpec, TableState,
-    TableStats, WriteSource,
+    Location, QueryResult, Result, Statement, TableFormat, TableSpec, TableStats,
 };
 use object_store::ObjectStoreExt as _;
 use url::Url;
 
 use crate::catalog::LakeSchemaProvider;
-use crate::delta::{DeltaOps, MergeKind};
+use crate::delta::DeltaOps;
 use crate::errors::{self, ENGINE};
 use crate::iceberg::IcebergOps;
 use crate::params::to_scalars;
 use crate::placeholders::bind_statement;
+use crate::table_ops::{self, TableOps};
 use crate::time_travel::{self, AS_OF_SCHEMA};
 
 /// The embedded engine: DataFusion for SQL and delta-rs for Delta tables, in this process.
@@ -144,73 +144,6 @@ impl EmbeddedDriver {
         }
     }
 
-    /// Executes a plan on an Iceberg table.
-    async fn execute_iceberg(
-        &self,
-        plan: ExecutionPlan,
-        ctx: ExecContext<'_>,
-    ) -> Result<ExecMetrics> {
-        let ops = self.iceberg();
-        match plan {
-            ExecutionPlan::CreateTable { table } => {
-                ctx.dialect.check_schema(&table.schema)?;
-                ops.create(&table).await
-            }
-            ExecutionPlan::Append {
-                table,
-                source,
-                ingest_id,
-            } => ops.append(&table, source, &ingest_id).await,
-            ExecutionPlan::Merge {
-                table,
-                source,
-                keys,
-                on_match,
-                ingest_id,
-            } => {
-                ops.merge(
-                    &table,
-                    source,
-                    &keys,
-                    MergeKind::Upsert(on_match),
-                    Some(&ingest_id),
-                )
-                .await
-            }
-            ExecutionPlan::Update {
-                table,
-                source,
-                keys,
-                ingest_id,
-            } => {
-                ops.merge(&table, source, &keys, MergeKind::Update, Some(&ingest_id))
-                    .await
-            }
-            ExecutionPlan::Delete { table, predicate } => match predicate {
-                Predicate::Keys { columns, values } => {
-                    ops.merge(
-                        &table,
-                        WriteSource::Batches(vec![values]),
-                        &columns,
-                        MergeKind::Delete,
-                        None,
-                    )
-                    .await
-                }
-                Predicate::Sql(statement) => ops.delete_where(&table, &statement).await,
-            },
-            ExecutionPlan::Optimize { table, target_size } => {
-                ops.optimize(&table, target_size).await
-            }
-            ExecutionPlan::Vacuum { table, retention } => ops.vacuum(&table, retention).await,
-            other => Err(Error::unsupported(
-                format!("{} on Iceberg tables", other.operation()),
-                ENGINE,
-                "not implemented for Iceberg on the embedded engine yet",
-            )),
-        }
-    }
-
     async fn dataframe(&self, statement: &Statement) -> Result<datafusion::prelude::DataFrame> {
         let mut sql = bind_statement(statement)?;
         // Past versions are registered for as long as the query is planned; the plan keeps
@@ -288,67 +221,16 @@ impl lakeorm_core::Driver for EmbeddedDriver {
 
     async fn execute(&self, plan: ExecutionPlan, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
         self.check_open()?;
-        if let Some(table) = plan.table()
-            && check_format(table)? == TableFormat::Iceberg
-        {
-            return self.execute_iceberg(plan, ctx).await;
-        }
-        let ops = self.ops();
+        let (delta, iceberg) = (self.ops(), self.iceberg());
+        let ops: &dyn TableOps = match plan.table().map(check_format).transpose()? {
+            Some(TableFormat::Iceberg) => &iceberg,
+            _ => &delta,
+        };
+        let plan = match table_ops::execute(ops, plan, ctx).await {
+            Ok(done) => return done,
+            Err(plan) => plan,
+        };
         match plan {
-            ExecutionPlan::CreateTable { table } => {
-                ctx.dialect.check_schema(&table.schema)?;
-                let generated = ctx
-                    .dialect
-                    .generated_columns(&TableState::from_schema(&table.schema))?;
-                ops.create(&table, &generated).await
-            }
-            ExecutionPlan::Append {
-                table,
-                source,
-                ingest_id,
-            } => ops.append(&table, source, &ingest_id).await,
-            ExecutionPlan::Merge {
-                table,
-                source,
-                keys,
-                on_match,
-                ingest_id,
-            } => {
-                ops.merge(
-                    &table,
-                    source,
-                    &keys,
-                    MergeKind::Upsert(on_match),
-                    Some(&ingest_id),
-                )
-                .await
-            }
-            ExecutionPlan::Update {
-                table,
-                source,
-                keys,
-                ingest_id,
-            } => {
-                ops.merge(&table, source, &keys, MergeKind::Update, Some(&ingest_id))
-                    .await
-            }
-            ExecutionPlan::Delete { table, predicate } => match predicate {
-                Predicate::Keys { columns, values } => {
-                    ops.merge(
-                        &table,
-                        WriteSource::Batches(vec![values]),
-                        &columns,
-                        MergeKind::Delete,
-                        None,
-                    )
-                    .await
-                }
-                Predicate::Sql(statement) => ops.delete_where(&table, &statement).await,
-            },
-            ExecutionPlan::Optimize { table, target_size } => {
-                ops.optimize(&table, target_size).await
-            }
-            ExecutionPlan::Vacuum { table, retention } => ops.vacuum(&table, retention).await,
             ExecutionPlan::Exec(statement) => {
                 // Table DDL (what migration files hold) is carried out by delta-rs.
                 if statement.params.is_empty()

@@ -34,6 +34,7 @@ mod params;
 pub mod placeholders;
 mod pruning;
 mod source;
+mod table_ops;
 mod time_travel;
 
 pub use driver::EmbeddedDriver;

@@ -230,15 +230,7 @@ fn alteration(
             .position(|f| f.name == column)
             .ok_or_else(|| sql_error(format!("table `{name}` has no column `{column}`")))
     };
-    let system = |column: &str| {
-        if column == INGEST_ID_COLUMN {
-            Err(sql_error(format!(
-                "`{INGEST_ID_COLUMN}` is lakeorm's system column and cannot be altered"
-            )))
-        } else {
-            Ok(())
-        }
-    };
+    let system = crate::ddl::alterable;
     let schema_changed = |fields: Vec<NestedFieldRef>| -> Result<Vec<TableUpdate>> {
         let schema = Schema::builder()
             .with_fields(fields)

@@ -11,10 +11,50 @@ use lakeorm_core::{Error, Result};
 use object_store::ObjectStoreExt as _;
 
 use super::errors::iceberg as iceberg_error;
+use super::rewrite::Rewrite;
+
+/// Plans a compaction of `table`: the rows of its small files (see [`small_files`]), to be
+/// rewritten into as few files as `target_size` (default: the table's
+/// `write.target-file-size-bytes`) allows.
+pub(crate) async fn compaction(table: &Table, target_size: Option<u64>) -> Result<Rewrite> {
+    let name = table.identifier().name();
+    let target = match target_size {
+        Some(size) => size,
+        None => {
+            table
+                .metadata()
+                .table_properties()
+                .map_err(|e| iceberg_error(name, "reading table properties", e))?
+                .write_target_file_size_bytes as u64
+        }
+    };
+    let view = super::tables::current_view(table)?;
+    let tasks = small_files(&view, target).await?;
+    let removed = tasks.iter().map(|t| t.data_file_path.clone()).collect();
+    let unfiltered = tasks.into_iter().map(|mut t| {
+        t.predicate = None;
+        Ok(t)
+    });
+    let rows = view
+        .reader_builder()
+        .build()
+        .read(Box::pin(futures::stream::iter(unfiltered)))
+        .map_err(|e| iceberg_error(name, "reading files to compact", e))?
+        .stream()
+        .try_collect()
+        .await
+        .map_err(|e| iceberg_error(name, "reading files to compact", e))?;
+    Ok(Rewrite {
+        removed,
+        rows,
+        replace: true,
+        ..Default::default()
+    })
+}
 
 /// The files compaction rewrites: live data files smaller than `target`, in partitions holding
 /// more than one of them (a lone small file is already as compact as its partition gets).
-pub(crate) async fn small_files(table: &Table, target: u64) -> Result<Vec<FileScanTask>> {
+async fn small_files(table: &Table, target: u64) -> Result<Vec<FileScanTask>> {
     let name = table.identifier().name();
     if table.metadata().current_snapshot().is_none() {
         return Ok(Vec::new());

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use datafusion::catalog::TableProvider;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt as _;
 use iceberg::TableCreation;
 use iceberg::spec::DataFile;
 use iceberg_datafusion::IcebergStaticTableProvider;
@@ -321,7 +320,7 @@ impl IcebergOps<'_> {
                 added: files.clone(),
                 removed: planned.removed,
                 properties: Self::summary(ingest_id),
-                replace: false,
+                replace: planned.replace,
             };
             match self.commit(&current, change).await {
                 Ok(table) => {
@@ -348,73 +347,10 @@ impl IcebergOps<'_> {
         spec: &TableSpec,
         target_size: Option<u64>,
     ) -> Result<ExecMetrics> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current = self.current(spec).await?;
-            let name = current.table.identifier().name().to_owned();
-            let target = match target_size {
-                Some(size) => size,
-                None => {
-                    current
-                        .metadata()
-                        .table_properties()
-                        .map_err(|e| iceberg_error(&name, "reading table properties", e))?
-                        .write_target_file_size_bytes as u64
-                }
-            };
-            let view = tables::current_view(&current.table)?;
-            let tasks = maintain::small_files(&view, target).await?;
-            if tasks.is_empty() {
-                return Ok(ExecMetrics {
-                    version: current.metadata().current_snapshot_id(),
-                    ..Default::default()
-                });
-            }
-            let removed: std::collections::HashSet<String> =
-                tasks.iter().map(|t| t.data_file_path.clone()).collect();
-            let removed_count = removed.len() as u64;
-            let rows: Vec<_> = view
-                .reader_builder()
-                .build()
-                .read(Box::pin(futures::stream::iter(tasks.into_iter().map(
-                    |mut t| {
-                        t.predicate = None;
-                        Ok(t)
-                    },
-                ))))
-                .map_err(|e| iceberg_error(&name, "reading files to compact", e))?
-                .stream()
-                .try_collect()
-                .await
-                .map_err(|e| iceberg_error(&name, "reading files to compact", e))?;
-            let files = write::data_files(&current.table, &rows).await?;
-            let metrics = ExecMetrics {
-                files_added: files.len() as u64,
-                files_removed: removed_count,
-                ..Default::default()
-            };
-            let change = Change {
-                added: files.clone(),
-                removed,
-                properties: HashMap::new(),
-                replace: true,
-            };
-            match self.commit(&current, change).await {
-                Ok(table) => {
-                    let version = self.publish(spec, table).await?;
-                    return Ok(ExecMetrics { version, ..metrics });
-                }
-                Err(Error::CommitConflict { .. }) if attempt < MAX_COMMIT_ATTEMPTS => {
-                    self.remove_data_files(&files).await;
-                    back_off(attempt).await;
-                }
-                Err(e) => {
-                    self.remove_data_files(&files).await;
-                    return Err(with_attempts(e, attempt));
-                }
-            }
-        }
+        self.rewrite(spec, None, |table| async move {
+            maintain::compaction(&table, target_size).await
+        })
+        .await
     }
 
     /// Expires the snapshots older than `retention` (never the current one, nor one a branch

@@ -40,6 +40,8 @@ pub(crate) struct Rewrite {
     pub(crate) inserted: u64,
     pub(crate) updated: u64,
     pub(crate) deleted: u64,
+    /// The rows are unchanged, only rearranged (compaction): a `replace` snapshot.
+    pub(crate) replace: bool,
 }
 
 impl Rewrite {

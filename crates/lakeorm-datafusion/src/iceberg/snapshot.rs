@@ -122,16 +122,8 @@ pub(crate) async fn produce(table: &Table, change: Change) -> Result<Produced> {
             }
             let spec = spec_of(manifest_file.partition_spec_id)?;
             let path = format!("{metadata_dir}/{commit}-r{index}.avro");
-            let output = file_io
-                .new_output(&path)
+            let mut writer = manifest_writer(file_io, &path, snapshot_id, &schema, &spec)
                 .map_err(fail("writing a manifest"))?;
-            let mut writer = ManifestWriterBuilder::new(
-                output,
-                Some(snapshot_id),
-                schema.clone(),
-                spec.as_ref().clone(),
-            )
-            .build_v2_data();
             for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
                 let sequence_number = entry.sequence_number().unwrap_or(0);
                 let file_sequence = entry.file_sequence_number;
@@ -171,16 +163,8 @@ pub(crate) async fn produce(table: &Table, change: Change) -> Result<Produced> {
     let spec = metadata.default_partition_spec().clone();
     if !change.added.is_empty() {
         let path = format!("{metadata_dir}/{commit}-m0.avro");
-        let output = file_io
-            .new_output(&path)
+        let mut writer = manifest_writer(file_io, &path, snapshot_id, &schema, &spec)
             .map_err(fail("writing a manifest"))?;
-        let mut writer = ManifestWriterBuilder::new(
-            output,
-            Some(snapshot_id),
-            schema.clone(),
-            spec.as_ref().clone(),
-        )
-        .build_v2_data();
         for file in change.added {
             collector.add_file(&file, schema.clone(), spec.clone());
             writer
@@ -258,6 +242,24 @@ pub(crate) async fn produce(table: &Table, change: Change) -> Result<Produced> {
         ],
         written,
     })
+}
+
+/// A v2 data-manifest writer at `path` for files of `spec`, entries added by `snapshot_id`.
+fn manifest_writer(
+    file_io: &iceberg::io::FileIO,
+    path: &str,
+    snapshot_id: i64,
+    schema: &iceberg::spec::SchemaRef,
+    spec: &PartitionSpecRef,
+) -> iceberg::Result<iceberg::spec::ManifestWriter> {
+    let output = file_io.new_output(path)?;
+    Ok(ManifestWriterBuilder::new(
+        output,
+        Some(snapshot_id),
+        schema.clone(),
+        spec.as_ref().clone(),
+    )
+    .build_v2_data())
 }
 
 fn count(properties: &HashMap<String, String>, key: &str) -> u64 {
