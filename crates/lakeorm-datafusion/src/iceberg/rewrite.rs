@@ -145,6 +145,14 @@ async fn read_target(
     Ok(Target { files, rows })
 }
 
+/// The file indexes in the single `FILE_COLUMN` column of `hits` (rows that matched).
+fn touched_files(hits: &[RecordBatch]) -> HashSet<u32> {
+    hits.iter()
+        .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt32Array>())
+        .flat_map(|files| files.values().iter().copied())
+        .collect()
+}
+
 fn qualified(relation: &str, name: &str) -> Expr {
     Expr::Column(Column::new(Some(relation), name))
 }
@@ -272,13 +280,7 @@ pub(crate) async fn merge(
             rows: matched,
         });
     }
-    let touched: HashSet<u32> = hits
-        .iter()
-        .flat_map(|b| {
-            let files = b.column(0).as_any().downcast_ref::<UInt32Array>();
-            files.into_iter().flat_map(|a| a.values().iter().copied())
-        })
-        .collect();
+    let touched = touched_files(&hits);
 
     let mut rewrite = Rewrite::default();
     let rewrites_files = matches!(
@@ -400,13 +402,7 @@ pub(crate) async fn delete_where(table: &Table, predicate: Expr) -> Result<Rewri
         .await
         .map_err(df_error("planning the delete"))?;
     let deleted: u64 = hits.iter().map(|b| b.num_rows() as u64).sum();
-    let touched: HashSet<u32> = hits
-        .iter()
-        .flat_map(|b| {
-            let files = b.column(0).as_any().downcast_ref::<UInt32Array>();
-            files.into_iter().flat_map(|a| a.values().iter().copied())
-        })
-        .collect();
+    let touched = touched_files(&hits);
     let mut rewrite = Rewrite {
         deleted,
         ..Default::default()
