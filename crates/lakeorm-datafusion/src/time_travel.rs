@@ -34,7 +34,7 @@ pub(crate) struct Travel {
 /// `sql` with its time-travel references pointed at one-off names, and what each one reads;
 /// `None` when the query has none. `params` are the statement's values (for `$n` in a clause).
 pub(crate) fn rewrite(sql: &str, params: &[Param]) -> Result<Option<(String, Vec<Travel>)>> {
-    if !sql.to_ascii_uppercase().contains("AS OF") {
+    if !has_word(sql, "of") {
         return Ok(None);
     }
     // What does not parse here is left for DataFusion to report.
@@ -57,6 +57,19 @@ pub(crate) fn rewrite(sql: &str, params: &[Param]) -> Result<Option<(String, Vec
         .collect::<Vec<_>>()
         .join(";\n");
     Ok(Some((text, visitor.travels)))
+}
+
+/// Whether `sql` holds `word` as a whole word, in any case: a cheap test before parsing, which
+/// every query would otherwise pay. (`AS OF` may be split by any whitespace or a comment, so
+/// the test is on `OF` alone, a word SQL rarely uses elsewhere.)
+fn has_word(sql: &str, word: &str) -> bool {
+    let bytes = sql.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    bytes.windows(word.len()).enumerate().any(|(i, w)| {
+        w.eq_ignore_ascii_case(word.as_bytes())
+            && (i == 0 || !is_ident(bytes[i - 1]))
+            && bytes.get(i + word.len()).is_none_or(|b| !is_ident(*b))
+    })
 }
 
 struct Rewriter<'a> {
@@ -204,6 +217,15 @@ mod tests {
             None
         );
         assert_eq!(rewrite("SELECT 1", &[]).unwrap(), None);
+    }
+
+    #[test]
+    fn clauses_split_over_lines_are_found() {
+        let (_, travels) = rewrite("SELECT * FROM t VERSION AS\n  of 2", &[])
+            .unwrap()
+            .expect("a time-travel clause");
+        assert_eq!(travels[0].at, AsOf::Version(2));
+        assert!(!has_word("SELECT offset, profile FROM t", "of"));
     }
 
     #[test]

@@ -371,4 +371,83 @@ mod tests {
         assert_eq!(parse_version("version-hint.text"), None);
         assert_eq!(metadata_file(3), "v3.metadata.json");
     }
+
+    /// Commits race on the next version (one wins, the other conflicts); a load finds the
+    /// newest version past a stale hint, and by listing when the hint is gone or wrong.
+    #[tokio::test]
+    async fn commits_and_loads_follow_the_hadoop_layout() {
+        use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
+
+        let backend = crate::iceberg::test_support::memory_lake();
+        let tables = IcebergTables::new(Arc::clone(&backend));
+        let location = backend.root().join("tables/t");
+        let schema = Schema::builder()
+            .with_fields(vec![Arc::new(NestedField::required(
+                1,
+                "id",
+                Type::Primitive(PrimitiveType::Long),
+            ))])
+            .build()
+            .unwrap();
+        let creation = || {
+            TableCreation::builder()
+                .name("t".into())
+                .location(location.to_string())
+                .schema(schema.clone())
+                .build()
+        };
+        let v1 = tables.create("t", &location, creation()).await.unwrap();
+        assert_eq!(v1.version, 1);
+        // Creating again loads the table that is there.
+        let again = tables.create("t", &location, creation()).await.unwrap();
+        assert_eq!(again.metadata().uuid(), v1.metadata().uuid());
+
+        let property = |value: &str| TableUpdate::SetProperties {
+            updates: [("k".to_owned(), value.to_owned())].into(),
+        };
+        let v2 = tables.commit(&v1, &[], vec![property("a")]).await.unwrap();
+        assert_eq!(v2.version, 2);
+        let lost = tables
+            .commit(&v1, &[], vec![property("b")])
+            .await
+            .unwrap_err();
+        assert!(matches!(lost, Error::CommitConflict { .. }), "{lost:?}");
+        assert!(lost.is_retryable());
+
+        let store = backend.object_store();
+        let hint = |text: &str| {
+            let store = Arc::clone(&store);
+            let key = backend.store_path(&location.join("metadata/version-hint.text"));
+            let text = text.to_owned();
+            async move { store.put(&key, Bytes::from(text).into()).await.unwrap() }
+        };
+        hint("1").await;
+        assert_eq!(
+            tables.latest(&location).await.unwrap().unwrap().0,
+            2,
+            "past a stale hint"
+        );
+        hint("9").await;
+        assert_eq!(
+            tables.latest(&location).await.unwrap().unwrap().0,
+            2,
+            "a hint to nothing"
+        );
+        store
+            .delete(&backend.store_path(&location.join("metadata/version-hint.text")))
+            .await
+            .unwrap();
+        let loaded = tables.load("t", &location).await.unwrap().unwrap();
+        assert_eq!(loaded.version, 2, "no hint: the highest listed");
+        assert_eq!(
+            loaded.metadata().properties().get("k").map(String::as_str),
+            Some("a")
+        );
+        assert!(
+            !tables
+                .is_table(&backend.root().join("tables/none"))
+                .await
+                .unwrap()
+        );
+    }
 }

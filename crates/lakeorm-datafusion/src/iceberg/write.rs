@@ -176,7 +176,6 @@ fn target_file_size(props: &TableProperties) -> usize {
 mod tests {
     use std::sync::Arc;
 
-    use async_trait::async_trait;
     use datafusion::arrow::array::{
         ArrayRef, BinaryArray, Date32Array, Decimal128Array, Int32Array, Int64Array, RecordBatch,
         StringArray, TimestampMicrosecondArray,
@@ -184,37 +183,10 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema, TimeUnit};
     use iceberg::TableCreation;
     use iceberg::spec::{Literal, Transform, UnboundPartitionSpec};
-    use lakeorm_core::{Backend, Location, StagingPrefix};
-    use object_store::ObjectStore;
-    use object_store::memory::InMemory;
 
     use super::{data_files, split};
     use crate::iceberg::tables::IcebergTables;
-
-    #[derive(Debug)]
-    struct Memory {
-        root: Location,
-        store: Arc<dyn ObjectStore>,
-    }
-
-    #[async_trait]
-    impl Backend for Memory {
-        fn name(&self) -> &str {
-            "memory"
-        }
-        fn root(&self) -> &Location {
-            &self.root
-        }
-        fn object_store(&self) -> Arc<dyn ObjectStore> {
-            Arc::clone(&self.store)
-        }
-        async fn list_staging(&self) -> lakeorm_core::Result<Vec<StagingPrefix>> {
-            Ok(Vec::new())
-        }
-        async fn delete_prefix(&self, _: &Location) -> lakeorm_core::Result<u64> {
-            Ok(0)
-        }
-    }
+    use crate::iceberg::test_support::memory_lake;
 
     #[test]
     fn writes_split_into_even_runs_without_copying() {
@@ -245,10 +217,7 @@ mod tests {
     /// the hash itself.
     #[tokio::test]
     async fn partition_values_follow_the_spec_test_vectors() {
-        let backend: Arc<dyn Backend> = Arc::new(Memory {
-            root: Location::parse("memory:///lake").unwrap(),
-            store: Arc::new(InMemory::new()),
-        });
+        let backend = memory_lake();
         let tables = IcebergTables::new(Arc::clone(&backend));
         let arrow = ArrowSchema::new(vec![
             Field::new("i", DataType::Int32, false),
