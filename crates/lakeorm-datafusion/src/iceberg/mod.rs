@@ -33,49 +33,6 @@ mod storage;
 mod tables;
 mod write;
 
-#[cfg(test)]
-pub(crate) mod test_support {
-    use std::sync::Arc;
-
-    use async_trait::async_trait;
-    use lakeorm_core::{Backend, Location, StagingPrefix};
-    use object_store::ObjectStore;
-    use object_store::memory::InMemory;
-
-    /// A lake in memory, for unit tests of the Iceberg layer.
-    #[derive(Debug)]
-    struct Memory {
-        root: Location,
-        store: Arc<dyn ObjectStore>,
-    }
-
-    pub(crate) fn memory_lake() -> Arc<dyn Backend> {
-        Arc::new(Memory {
-            root: Location::parse("memory:///lake").unwrap(),
-            store: Arc::new(InMemory::new()),
-        })
-    }
-
-    #[async_trait]
-    impl Backend for Memory {
-        fn name(&self) -> &str {
-            "memory"
-        }
-        fn root(&self) -> &Location {
-            &self.root
-        }
-        fn object_store(&self) -> Arc<dyn ObjectStore> {
-            Arc::clone(&self.store)
-        }
-        async fn list_staging(&self) -> lakeorm_core::Result<Vec<StagingPrefix>> {
-            Ok(Vec::new())
-        }
-        async fn delete_prefix(&self, _: &Location) -> lakeorm_core::Result<u64> {
-            Ok(0)
-        }
-    }
-}
-
 pub(crate) use tables::{IcebergTables, Loaded};
 
 use errors::iceberg as iceberg_error;
@@ -495,5 +452,48 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
             message,
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use lakeorm_core::{Backend, Location, StagingPrefix};
+    use object_store::ObjectStore;
+    use object_store::memory::InMemory;
+
+    /// A lake in memory, for unit tests of the Iceberg layer.
+    #[derive(Debug)]
+    struct Memory {
+        root: Location,
+        store: Arc<dyn ObjectStore>,
+    }
+
+    pub(crate) fn memory_lake() -> Arc<dyn Backend> {
+        Arc::new(Memory {
+            root: Location::parse("memory:///lake").unwrap(),
+            store: Arc::new(InMemory::new()),
+        })
+    }
+
+    #[async_trait]
+    impl Backend for Memory {
+        fn name(&self) -> &str {
+            "memory"
+        }
+        fn root(&self) -> &Location {
+            &self.root
+        }
+        fn object_store(&self) -> Arc<dyn ObjectStore> {
+            Arc::clone(&self.store)
+        }
+        async fn list_staging(&self) -> lakeorm_core::Result<Vec<StagingPrefix>> {
+            Ok(Vec::new())
+        }
+        async fn delete_prefix(&self, _: &Location) -> lakeorm_core::Result<u64> {
+            Ok(0)
+        }
     }
 }
