@@ -43,6 +43,8 @@ async fn main() -> lakeorm::Result<()> {
     let vacuumed = db
         .maintain()
         .vacuum::<Event>(std::time::Duration::ZERO)
+        // A lone example process: nothing else reads or writes the table.
+        .force()
         .await?;
     println!(
         "vacuum: {} unreferenced files deleted",

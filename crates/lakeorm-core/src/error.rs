@@ -118,6 +118,22 @@ pub enum Error {
         rows: u64,
     },
 
+    /// Two rows of one upsert (or update) carry the same key, which MERGE cannot apply
+    /// unambiguously; nothing was written.
+    #[error(
+        "lakeorm: rows {} and {} of the write to `{table}` have the same key ({value}); an upsert needs one row per key, nothing was written", rows.0, rows.1
+    )]
+    DuplicateKeyInWrite {
+        /// The table written to.
+        table: String,
+        /// The key columns.
+        keys: Vec<String>,
+        /// The repeated key, as `column = value` pairs.
+        value: String,
+        /// The positions (0-based) of the first two rows carrying it.
+        rows: (u64, u64),
+    },
+
     /// A two-phase write was committed or aborted twice.
     #[error("lakeorm: finalizer already {0}")]
     AlreadyFinalized(&'static str),
@@ -133,6 +149,47 @@ pub enum Error {
         attempts: u32,
         /// The engine's last conflict message.
         message: String,
+    },
+
+    /// A vacuum was asked to delete files younger than its table format's safe minimum
+    /// ([`TableFormat::min_vacuum_retention`](crate::TableFormat::min_vacuum_retention));
+    /// nothing was deleted.
+    #[error(
+        "lakeorm: vacuum of `{table}` with a retention of {requested:?} is below the {format} minimum of {minimum:?}: files that young may belong to a commit in flight or a snapshot being read; nothing was deleted (`.force()` overrides when no one else uses the table)"
+    )]
+    RetentionTooShort {
+        /// The table.
+        table: String,
+        /// The table's format.
+        format: crate::TableFormat,
+        /// The retention asked for.
+        requested: std::time::Duration,
+        /// The format's minimum.
+        minimum: std::time::Duration,
+    },
+
+    /// The engine failed in a way that leaves open whether the operation took effect (the
+    /// connection dropped after the request was sent), and lakeorm could not find out. Not
+    /// retried automatically: a blind retry could write the rows twice.
+    #[error(
+        "lakeorm: the outcome of {operation} on `{table}` is unknown{}: it may or may not have committed ({source}); {}",
+        ingest_id.map(|id| format!(" (ingest id {id})")).unwrap_or_default(),
+        if ingest_id.is_some() {
+            "`Client::is_committed` answers once the engine is reachable, and a retry with the same idempotency key writes the rows at most once"
+        } else {
+            "check the table before running the statement again"
+        }
+    )]
+    OutcomeUnknown {
+        /// The operation (`"append"`, `"merge"`, `"exec"`).
+        operation: String,
+        /// The table written to, empty for a statement.
+        table: String,
+        /// The write's ingest id, which its commit carries if it landed.
+        ingest_id: Option<crate::IngestId>,
+        /// The engine's error.
+        #[source]
+        source: Box<Error>,
     },
 
     /// A configuration value (an option, a URI, an environment variable) is invalid.
@@ -219,6 +276,8 @@ pub enum ErrorKind {
     Schema,
     /// A broken invariant of lakeorm itself (an Arrow layout error, a write finalized twice).
     Unexpected,
+    /// The engine failed after the request was sent, and whether it committed is not known.
+    OutcomeUnknown,
 }
 
 impl fmt::Display for ErrorKind {
@@ -237,6 +296,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Engine => "engine",
             ErrorKind::Schema => "schema",
             ErrorKind::Unexpected => "unexpected",
+            ErrorKind::OutcomeUnknown => "outcome unknown",
         })
     }
 }
@@ -249,9 +309,10 @@ impl Error {
             | Error::Encode(_)
             | Error::Decode(_)
             | Error::Json(_)
-            | Error::DataInvalid { .. } => ErrorKind::DataInvalid,
+            | Error::DataInvalid { .. }
+            | Error::DuplicateKeyInWrite { .. } => ErrorKind::DataInvalid,
             Error::InvalidModel { .. } => ErrorKind::InvalidModel,
-            Error::Config(_) => ErrorKind::Config,
+            Error::Config(_) | Error::RetentionTooShort { .. } => ErrorKind::Config,
             Error::Sql { .. } => ErrorKind::Sql,
             Error::NoRows | Error::TableNotFound { .. } => ErrorKind::NotFound,
             Error::DuplicateKey { .. } | Error::CommitConflict { .. } => ErrorKind::Conflict,
@@ -265,7 +326,18 @@ impl Error {
             Error::Engine { .. } => ErrorKind::Engine,
             Error::Migration(_) | Error::SchemaMismatch(_) => ErrorKind::Schema,
             Error::AlreadyFinalized(_) | Error::Arrow(_) => ErrorKind::Unexpected,
+            Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
         }
+    }
+
+    /// Whether the engine says the operation did not take effect: it lost a commit race, or
+    /// refused the work before starting it. Re-running such an operation cannot apply it
+    /// twice. Other retryable errors (a dropped connection) leave the outcome open.
+    pub fn is_unapplied(&self) -> bool {
+        matches!(
+            self,
+            Error::ClusterNotReady(_) | Error::CommitConflict { .. }
+        )
     }
 
     /// Whether the same call may succeed if retried (after a backoff).

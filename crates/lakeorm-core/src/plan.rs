@@ -29,6 +29,21 @@ pub enum TableFormat {
     Parquet,
 }
 
+impl TableFormat {
+    /// The shortest vacuum retention that is safe while other writers and readers use the
+    /// table: files younger than this may belong to a commit in flight or to a snapshot a
+    /// reader still scans. Delta's default `delta.deletedFileRetentionDuration` (7 days);
+    /// for Iceberg, the 24 hours below which Iceberg's own `remove_orphan_files` refuses.
+    pub fn min_vacuum_retention(self) -> Duration {
+        const HOUR: u64 = 3600;
+        match self {
+            TableFormat::Delta => Duration::from_secs(7 * 24 * HOUR),
+            TableFormat::Iceberg => Duration::from_secs(24 * HOUR),
+            TableFormat::Parquet => Duration::ZERO,
+        }
+    }
+}
+
 impl fmt::Display for TableFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -334,6 +349,10 @@ pub enum ExecutionPlan {
         table: TableSpec,
         /// How long unreferenced files are kept (time travel reaches back this far).
         retention: Duration,
+        /// `retention` may be shorter than the format's minimum
+        /// ([`TableFormat::min_vacuum_retention`]): asked for explicitly, and only safe when no
+        /// other writer or reader is using the table.
+        force: bool,
     },
     /// Run a statement for its effect.
     Exec(Statement),

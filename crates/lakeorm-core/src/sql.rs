@@ -463,7 +463,9 @@ pub fn render<D: SparkSqlDialect + ?Sized>(
             }
         },
         ExecutionPlan::Optimize { table, .. } => format!("OPTIMIZE {}", qualified(dialect, table)),
-        ExecutionPlan::Vacuum { table, retention } => format!(
+        ExecutionPlan::Vacuum {
+            table, retention, ..
+        } => format!(
             "VACUUM {} RETAIN {} HOURS",
             qualified(dialect, table),
             retention.as_secs().div_ceil(3600)

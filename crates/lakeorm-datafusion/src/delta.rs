@@ -371,6 +371,7 @@ impl DeltaOps<'_> {
         &self,
         spec: &TableSpec,
         retention: std::time::Duration,
+        force: bool,
     ) -> Result<ExecMetrics> {
         let name = &spec.table.name;
         let table = self.current(spec).await?;
@@ -379,7 +380,7 @@ impl DeltaOps<'_> {
         let (table, metrics) = table
             .vacuum()
             .with_retention_period(retention)
-            .with_enforce_retention_duration(false)
+            .with_enforce_retention_duration(!force)
             .await
             .map_err(|e| errors::delta(name, "vacuum", e))?;
         let version = self.publish(spec, table).await?;

@@ -10,16 +10,26 @@ use lakeorm_core::{DriverRead, Error, Location};
 pub(crate) const ENGINE: &str = "embedded";
 
 pub(crate) fn delta(table: &str, operation: &str, error: DeltaTableError) -> Error {
-    match &error {
+    // delta-rs rebases a commit that lost a race on its own; `MaxCommitAttempts` says how
+    // many times it tried. A conflict it does not retry (the write read what the winner
+    // changed) is its first attempt.
+    let attempts = match &error {
         DeltaTableError::Transaction {
-            source: TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_),
+            source: TransactionError::MaxCommitAttempts(n),
+        } => Some(u32::try_from(*n).unwrap_or(u32::MAX)),
+        DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(_),
         }
-        | DeltaTableError::VersionAlreadyExists(_) => Error::CommitConflict {
+        | DeltaTableError::VersionAlreadyExists(_) => Some(1),
+        _ => None,
+    };
+    match attempts {
+        Some(attempts) => Error::CommitConflict {
             table: table.to_owned(),
-            attempts: 1,
+            attempts,
             message: error.to_string(),
         },
-        _ => Error::engine(ENGINE, format!("{operation} on `{table}`"), false, error),
+        None => Error::engine(ENGINE, format!("{operation} on `{table}`"), false, error),
     }
 }
 

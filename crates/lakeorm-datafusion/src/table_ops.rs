@@ -32,7 +32,12 @@ pub(crate) trait TableOps: Send + Sync {
     ) -> Result<ExecMetrics>;
     async fn delete_where(&self, table: &TableSpec, predicate: &Statement) -> Result<ExecMetrics>;
     async fn optimize(&self, table: &TableSpec, target_size: Option<u64>) -> Result<ExecMetrics>;
-    async fn vacuum(&self, table: &TableSpec, retention: Duration) -> Result<ExecMetrics>;
+    async fn vacuum(
+        &self,
+        table: &TableSpec,
+        retention: Duration,
+        force: bool,
+    ) -> Result<ExecMetrics>;
 }
 
 /// Executes a plan on a table with `ops`; `Err(plan)` hands back a plan that is not a table
@@ -81,7 +86,11 @@ pub(crate) async fn execute(
             Predicate::Sql(statement) => ops.delete_where(&table, &statement).await,
         },
         ExecutionPlan::Optimize { table, target_size } => ops.optimize(&table, target_size).await,
-        ExecutionPlan::Vacuum { table, retention } => ops.vacuum(&table, retention).await,
+        ExecutionPlan::Vacuum {
+            table,
+            retention,
+            force,
+        } => ops.vacuum(&table, retention, force).await,
         other => return Err(other),
     })
 }
@@ -119,8 +128,13 @@ impl TableOps for DeltaOps<'_> {
     async fn optimize(&self, table: &TableSpec, target_size: Option<u64>) -> Result<ExecMetrics> {
         DeltaOps::optimize(self, table, target_size).await
     }
-    async fn vacuum(&self, table: &TableSpec, retention: Duration) -> Result<ExecMetrics> {
-        DeltaOps::vacuum(self, table, retention).await
+    async fn vacuum(
+        &self,
+        table: &TableSpec,
+        retention: Duration,
+        force: bool,
+    ) -> Result<ExecMetrics> {
+        DeltaOps::vacuum(self, table, retention, force).await
     }
 }
 
@@ -153,7 +167,12 @@ impl TableOps for IcebergOps<'_> {
     async fn optimize(&self, table: &TableSpec, target_size: Option<u64>) -> Result<ExecMetrics> {
         IcebergOps::optimize(self, table, target_size).await
     }
-    async fn vacuum(&self, table: &TableSpec, retention: Duration) -> Result<ExecMetrics> {
+    async fn vacuum(
+        &self,
+        table: &TableSpec,
+        retention: Duration,
+        _force: bool,
+    ) -> Result<ExecMetrics> {
         IcebergOps::vacuum(self, table, retention).await
     }
 }

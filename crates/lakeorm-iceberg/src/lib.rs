@@ -195,7 +195,9 @@ impl Dialect for IcebergDialect {
                     self.procedure_table(table)
                 ))])
             }
-            ExecutionPlan::Vacuum { table, retention } => {
+            ExecutionPlan::Vacuum {
+                table, retention, ..
+            } => {
                 let cutoff = chrono::Duration::from_std(*retention)
                     .ok()
                     .and_then(|r| chrono::Utc::now().checked_sub_signed(r))

@@ -188,6 +188,7 @@ fn maintenance_uses_icebergs_procedures() {
         &ExecutionPlan::Vacuum {
             table: spec(&d),
             retention: std::time::Duration::from_secs(7 * 24 * 3600),
+            force: false,
         },
     );
     let lines: Vec<&str> = vacuum.lines().collect();

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use lakeorm_core::{
-    Backend, Dialect, Driver, Error, ExecContext, ExecMetrics, ExecutionPlan, Lake, LakeSchema,
-    QueryResult, Result, Row, Statement, TableSpec,
+    Backend, Dialect, Driver, Error, ExecContext, ExecMetrics, ExecutionPlan, IngestId, Lake,
+    LakeSchema, QueryResult, Result, Row, Statement, TableSpec,
 };
 use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 use tracing::Instrument;
@@ -202,6 +202,20 @@ impl Client {
 
     /// Runs a plan with the retry policy, inside a span carrying the table and ingest id,
     /// recording metrics. `bytes` is the Arrow size of the rows the plan writes.
+    ///
+    /// This is the one place lakeorm re-runs work, and it re-runs only what cannot land
+    /// twice:
+    /// - a commit the engine lost against a concurrent writer, or work a cluster refused
+    ///   while starting ([`Error::is_unapplied`]); the retry budget counts the attempts the
+    ///   engine made itself (delta-rs and the Iceberg commit loop rebase their own commits),
+    ///   so `max_retries + 1` is the most attempts a write makes in all;
+    /// - after any other retryable failure (the connection dropped once the request was
+    ///   out, which the Spark Connect client has already retried), a write only when the
+    ///   table's commit log shows that its ingest id did not commit; when the log shows it
+    ///   did, the write succeeded. When the log cannot be read, the error is
+    ///   [`Error::OutcomeUnknown`] carrying the ingest id. Plans that are idempotent by
+    ///   nature (create-if-absent, deletes, maintenance) are re-run; a statement
+    ///   ([`Client::exec`]) is not.
     pub(crate) async fn run(
         &self,
         plan: ExecutionPlan,
@@ -222,27 +236,7 @@ impl Client {
         let span =
             tracing::info_span!("lakeorm", operation, table = %table, ingest_id = %ingest_id, rows);
         let started = Instant::now();
-        let retry = &self.inner.options.retry;
-        let mut attempt = 0u32;
-        let result = async {
-            loop {
-                match self.inner.driver.execute(plan.clone(), self.exec_context()).await {
-                    Ok(mut metrics) => {
-                        metrics.retries = attempt;
-                        break Ok(metrics);
-                    }
-                    Err(e) if e.is_retryable() && attempt < retry.max_retries => {
-                        let delay = retry.delay(attempt);
-                        tracing::warn!(attempt, ?delay, error = %e, "retrying after a retryable error");
-                        tokio::time::sleep(delay).await;
-                        attempt += 1;
-                    }
-                    Err(e) => break Err(e),
-                }
-            }
-        }
-        .instrument(span)
-        .await;
+        let result = self.run_with_retries(&plan).instrument(span).await;
         let elapsed = started.elapsed();
         let metrics = &self.inner.metrics;
         metrics.operation(operation, elapsed, result.is_ok());
@@ -253,6 +247,119 @@ impl Client {
             m.duration = elapsed;
             m
         })
+    }
+
+    async fn run_with_retries(&self, plan: &ExecutionPlan) -> Result<ExecMetrics> {
+        let retry = &self.inner.options.retry;
+        let budget = retry.max_retries.saturating_add(1);
+        // Attempts made so far, the engine's own included.
+        let mut attempts = 0u32;
+        let mut reruns = 0u32;
+        loop {
+            let error = match self
+                .inner
+                .driver
+                .execute(plan.clone(), self.exec_context())
+                .await
+            {
+                Ok(mut metrics) => {
+                    metrics.retries = metrics.retries.saturating_add(reruns);
+                    return Ok(metrics);
+                }
+                Err(e) => e,
+            };
+            attempts = attempts.saturating_add(match &error {
+                Error::CommitConflict { attempts, .. } => (*attempts).max(1),
+                _ => 1,
+            });
+            if !error.is_retryable() {
+                return Err(error);
+            }
+            if !error.is_unapplied() {
+                match self.applied(plan, error).await? {
+                    Applied::Yes => {
+                        return Ok(ExecMetrics {
+                            retries: reruns,
+                            ..ExecMetrics::default()
+                        });
+                    }
+                    Applied::No(e) if attempts >= budget => return Err(e),
+                    Applied::No(e) => {
+                        tracing::warn!(attempt = attempts, error = %e, "re-running: the engine failed and its commit log shows the write did not commit");
+                    }
+                }
+            } else if attempts >= budget {
+                return Err(match error {
+                    Error::CommitConflict { table, message, .. } => Error::CommitConflict {
+                        table,
+                        attempts,
+                        message,
+                    },
+                    other => other,
+                });
+            } else {
+                tracing::warn!(attempt = attempts, error = %error, "re-running: the engine did not apply the operation");
+            }
+            tokio::time::sleep(retry.delay(reruns)).await;
+            reruns += 1;
+        }
+    }
+
+    /// After a failure that leaves the outcome open: whether `plan` took effect, or the
+    /// error to report when that cannot be known.
+    async fn applied(&self, plan: &ExecutionPlan, error: Error) -> Result<Applied> {
+        let unknown = |ingest_id, error| Error::OutcomeUnknown {
+            operation: plan.operation().to_owned(),
+            table: plan
+                .table()
+                .map(|t| t.table.to_string())
+                .unwrap_or_default(),
+            ingest_id,
+            source: Box::new(error),
+        };
+        match plan {
+            ExecutionPlan::Append {
+                table, ingest_id, ..
+            }
+            | ExecutionPlan::Merge {
+                table, ingest_id, ..
+            }
+            | ExecutionPlan::Update {
+                table, ingest_id, ..
+            } => match self
+                .inner
+                .driver
+                .is_committed(table, ingest_id, self.exec_context())
+                .await
+            {
+                Ok(true) => {
+                    tracing::warn!(%ingest_id, %error, "the engine failed after committing; the write stands");
+                    Ok(Applied::Yes)
+                }
+                Ok(false) => Ok(Applied::No(error)),
+                Err(lookup) => {
+                    tracing::warn!(%ingest_id, %lookup, "could not read the commit log after a failure");
+                    Err(unknown(Some(*ingest_id), error))
+                }
+            },
+            // Running these twice leaves what running them once does.
+            ExecutionPlan::CreateTable { .. }
+            | ExecutionPlan::Delete { .. }
+            | ExecutionPlan::Optimize { .. }
+            | ExecutionPlan::Vacuum { .. } => Ok(Applied::No(error)),
+            _ => Err(unknown(None, error)),
+        }
+    }
+
+    /// Whether a write stamped with `ingest_id` has committed to `T`'s table, read from the
+    /// table's commit log: what to ask after an [`Error::OutcomeUnknown`].
+    pub async fn is_committed<T: Lake>(&self, ingest_id: &IngestId) -> Result<bool> {
+        self.check_open()?;
+        let table = self.table_spec::<T>()?;
+        self.inner
+            .driver
+            .is_committed(&table, ingest_id, self.exec_context())
+            .await
     }
 
     /// Creates the table of model `T` if it does not exist, with its partitioning and the
@@ -307,4 +414,10 @@ impl Client {
         }
         self.inner.driver.close().await
     }
+}
+
+/// Whether an operation whose call failed took effect.
+enum Applied {
+    Yes,
+    No(Error),
 }

@@ -71,6 +71,7 @@ pub(crate) async fn claim(
     key: &str,
     ttl: Duration,
     rows: u64,
+    id: IngestId,
 ) -> Result<Claim> {
     if key.is_empty() {
         return Err(Error::Config("an idempotency key must not be empty".into()));
@@ -106,7 +107,6 @@ pub(crate) async fn claim(
             Claim::Retry(id)
         });
     }
-    let id = IngestId::new();
     let ttl = chrono::Duration::from_std(ttl)
         .map_err(|_| Error::Config(format!("idempotency TTL {ttl:?} is too long")))?;
     let record = IdempotencyRecord {

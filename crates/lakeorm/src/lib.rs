@@ -48,6 +48,7 @@ pub mod raw;
 #[cfg(feature = "spark")]
 mod spark_session;
 mod staging;
+mod unique;
 mod verify;
 mod write;
 
@@ -58,7 +59,7 @@ pub use idempotency::IDEMPOTENCY_TABLE;
 pub use lakeorm_backends::{CleanupReport, Compression, PartWriterOptions};
 #[cfg(feature = "embedded")]
 pub use local::{DEFAULT_LAKE_PATH, LAKE_PATH_ENV, LocalBuilder, LocalDialect, local};
-pub use maintain::Maintenance;
+pub use maintain::{Maintenance, Vacuum};
 pub use migrate::{MigrateReport, MigrationState, MigrationStatus, Migrator};
 pub use options::{ClientOptions, ConflictStrategy, RetryPolicy, WritePath};
 pub use query::Query;

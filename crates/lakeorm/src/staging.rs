@@ -86,6 +86,13 @@ impl Finalizer {
             .client
             .run(self.plan.clone(), self.rows, self.bytes)
             .await;
+        if let Err(e @ Error::OutcomeUnknown { .. }) = &result {
+            // The engine may still be reading the parts: deleting them could let it commit a
+            // part of the rows. The janitor removes them once old.
+            tracing::warn!(prefix = %self.prefix, error = %e, "a staged write's outcome is unknown; its parts stay for cleanup_staging");
+            self.state = State::Aborted;
+            return result;
+        }
         remove(&self.client, &self.prefix).await;
         self.state = if result.is_ok() {
             State::Committed

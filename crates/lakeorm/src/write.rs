@@ -200,13 +200,18 @@ impl Client {
         self.check_write(&table, &shape, options.path)?;
         lakeorm_core::validate(records)?;
         let rows = records.len() as u64;
+        let minted = IngestId::new();
+        let batch = stamped_batch(records, &minted)?;
+        // Refused before an idempotency key is claimed: a write that can never land records
+        // nothing.
+        check_unique_keys(&table, &shape, &batch)?;
         let ingest_id = match &options.idempotency_key {
-            None => IngestId::new(),
+            None => minted,
             Some(key) => {
                 let ttl = options
                     .idempotency_ttl
                     .unwrap_or(self.options().idempotency_ttl);
-                match idempotency::claim(self, &table, key, ttl, rows).await? {
+                match idempotency::claim(self, &table, key, ttl, rows, minted).await? {
                     Claim::Fresh(id) | Claim::Retry(id) => id,
                     Claim::Committed(id) => {
                         tracing::info!(%id, key, "idempotency key already committed; nothing written");
@@ -221,7 +226,13 @@ impl Client {
                 }
             }
         };
-        let batch = stamped_batch(records, &ingest_id)?;
+        // A retry writes under its first call's id.
+        let batch = if ingest_id == minted {
+            batch
+        } else {
+            let model_columns: Vec<usize> = (0..batch.num_columns() - 1).collect();
+            lakeorm_core::with_ingest_id::<T>(batch.project(&model_columns)?, &ingest_id)?
+        };
         self.write_batch(table, shape, batch, ingest_id, options.path)
             .await
     }
@@ -258,6 +269,7 @@ impl Client {
         ingest_id: IngestId,
         path: WritePath,
     ) -> Result<WriteReport> {
+        check_unique_keys(&table, &shape, &batch)?;
         let rows = batch.num_rows() as u64;
         let bytes = batch.get_array_memory_size() as u64;
         // Nothing to stage for an empty write; the engine treats it as a no-op.
@@ -302,6 +314,16 @@ impl Client {
             }),
             deduplicated: false,
         })
+    }
+}
+
+/// Refuses a merge or update whose rows repeat a key.
+fn check_unique_keys(table: &TableSpec, shape: &WriteShape, batch: &RecordBatch) -> Result<()> {
+    match shape {
+        WriteShape::Merge(keys, _) | WriteShape::Update(keys) => {
+            crate::unique::check(&table.table.to_string(), keys, batch)
+        }
+        WriteShape::Append => Ok(()),
     }
 }
 

@@ -227,8 +227,28 @@ async fn write_read_update_delete_on_every_backend() {
         let before = db.maintain().stats::<Account>().await.unwrap();
         assert!(before.files >= 1 && before.rows >= 1 && before.version >= 1);
         db.maintain().optimize::<Account>().await.unwrap();
+        // Below the format's minimum, a vacuum is refused before it deletes anything: the
+        // version before compaction stays readable.
+        let refused = db
+            .maintain()
+            .vacuum::<Account>(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, Error::RetentionTooShort { .. }),
+            "{refused:?}"
+        );
+        assert_eq!(refused.kind(), lakeorm::ErrorKind::Config);
+        let old = db
+            .query::<Account>()
+            .as_of(AsOf::Version(before.version))
+            .fetch_all()
+            .await
+            .unwrap();
+        assert_eq!(old.len() as i64, count(&db, "accounts").await);
         db.maintain()
             .vacuum::<Account>(std::time::Duration::ZERO)
+            .force()
             .await
             .unwrap();
         let after = db.maintain().stats::<Account>().await.unwrap();

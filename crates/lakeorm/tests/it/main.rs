@@ -4,6 +4,7 @@
 
 mod client;
 mod decode;
+mod exactly_once;
 mod iceberg;
 mod json;
 mod migrate;
