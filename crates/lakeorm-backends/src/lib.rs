@@ -22,7 +22,10 @@ mod s3;
 
 #[cfg(feature = "gcs")]
 pub use gcs::GcsOptions;
-pub use janitor::{CleanupEvent, CleanupReport, cleanup_staging, cleanup_staging_with};
+pub use janitor::{
+    CleanupEvent, CleanupReport, MIN_STAGING_AGE, StagingHold, cleanup_staging,
+    cleanup_staging_with,
+};
 pub use parts::{Compression, PartWriter, PartWriterOptions, StagedPart, StagedParts};
 #[cfg(feature = "s3")]
 pub use s3::S3Options;

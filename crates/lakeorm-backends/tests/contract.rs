@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
 use lakeorm_backends::{
     CleanupEvent, Compression, ObjectStoreBackend, PartWriter, PartWriterOptions, S3Options,
-    cleanup_staging, cleanup_staging_with,
+    StagingHold, cleanup_staging, cleanup_staging_with,
 };
 use lakeorm_core::backend::STAGING_DIR;
 use lakeorm_core::{Backend, Error, IngestId, StagingOp};
@@ -274,7 +274,7 @@ async fn janitor_deletes_only_old_ingest_prefixes(backend: &ObjectStoreBackend) 
     put(backend, &foreign.join("file")).await;
 
     let mut events = Vec::new();
-    let report = cleanup_staging_with(backend, Duration::from_secs(72 * 3600), |event| {
+    let report = cleanup_staging_with(backend, Duration::from_secs(72 * 3600), false, |event| {
         events.push(match event {
             CleanupEvent::Listed(n) => format!("listed {n}"),
             CleanupEvent::Deleted(_, n) => format!("deleted {n}"),
@@ -299,8 +299,28 @@ async fn janitor_deletes_only_old_ingest_prefixes(backend: &ObjectStoreBackend) 
         .await
         .unwrap();
     assert!(again.deleted.is_empty() && again.kept.len() == 1);
-    let all = cleanup_staging(backend, Duration::ZERO).await.unwrap();
+    // Below the safe minimum, only when forced; and never a prefix a write holds.
+    let refused = cleanup_staging(backend, Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("safe minimum"), "{refused}");
+    let held = IngestId::new();
+    put(
+        backend,
+        &backend.staging_location(&held).join("part-0.parquet"),
+    )
+    .await;
+    let hold = StagingHold::new(&backend.staging_location(&held));
+    let all = cleanup_staging_with(backend, Duration::ZERO, true, |_| {})
+        .await
+        .unwrap();
     assert_eq!(all.deleted, vec![backend.staging_location(&fresh)]);
+    assert_eq!(all.in_use, vec![backend.staging_location(&held)]);
+    drop(hold);
+    let last = cleanup_staging_with(backend, Duration::ZERO, true, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(last.deleted, vec![backend.staging_location(&held)]);
     assert_eq!(all.skipped.len(), 1);
 }
 

@@ -155,7 +155,8 @@ enum Staging {
     /// Lists staging prefixes with their age.
     List,
     /// Deletes staging prefixes older than a cutoff, left behind by crashed writes. Prefixes
-    /// younger than the cutoff or not named by an ingest id are never touched.
+    /// younger than the cutoff or not named by an ingest id are never touched; a cutoff below
+    /// one hour is refused unless forced.
     Cleanup {
         /// The minimum age of a prefix to delete, e.g. `72h`, `3days`, `90m`.
         #[arg(long, value_parser = humantime::parse_duration)]
@@ -163,6 +164,9 @@ enum Staging {
         /// Only report what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        /// Take a cutoff below one hour: only when nothing else writes to the lake.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -238,7 +242,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Staging::Cleanup {
                     older_than,
                     dry_run,
-                } => staging::cleanup(&backend, older_than, dry_run).await,
+                    force,
+                } => staging::cleanup(&backend, older_than, dry_run, force).await,
             }
         }
     }

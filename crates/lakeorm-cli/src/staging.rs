@@ -33,7 +33,12 @@ pub(crate) async fn cleanup(
     backend: &ObjectStoreBackend,
     older_than: Duration,
     dry_run: bool,
+    force: bool,
 ) -> Result<ExitCode> {
+    if dry_run && !force && older_than < lakeorm::backends::MIN_STAGING_AGE {
+        // The same refusal the cleanup itself gives, so a dry run previews it truly.
+        cleanup_staging_with(backend, older_than, false, |_| {}).await?;
+    }
     if dry_run {
         let cutoff = SystemTime::now()
             .checked_sub(older_than)
@@ -60,7 +65,7 @@ pub(crate) async fn cleanup(
             .context("progress bar template")?
             .progress_chars("=> "),
     );
-    let report = cleanup_staging_with(backend, older_than, |event| match event {
+    let report = cleanup_staging_with(backend, older_than, force, |event| match event {
         CleanupEvent::Listed(n) => bar.set_length(n as u64),
         CleanupEvent::Deleted(prefix, objects) => {
             bar.set_message(format!("deleted {prefix} ({objects} objects)"));
@@ -78,12 +83,13 @@ pub(crate) async fn cleanup(
         println!("deleted {prefix}");
     }
     println!(
-        "scanned {}, deleted {} ({} objects), kept {} younger than {}, skipped {} foreign, failed {}",
+        "scanned {}, deleted {} ({} objects), kept {} younger than {}, {} in use, skipped {} foreign, failed {}",
         report.scanned,
         report.deleted.len(),
         report.objects_deleted,
         report.kept.len(),
         humantime::format_duration(older_than),
+        report.in_use.len(),
         report.skipped.len(),
         report.failed.len(),
     );

@@ -82,6 +82,27 @@ async fn staging_cleanup_deletes_old_orphans_only() {
         .map(|p| p.ingest_id)
         .collect();
     assert_eq!(left, vec![Some(fresh)]);
+
+    // A cutoff below the safe minimum deletes nothing unless forced.
+    for args in [
+        &["staging", "cleanup", "--older-than", "5m"][..],
+        &["staging", "cleanup", "--older-than", "0s", "--dry-run"][..],
+    ] {
+        let refused = lakeorm(dir.path(), args);
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            text(&refused.stderr).contains("safe minimum"),
+            "{}",
+            text(&refused.stderr)
+        );
+    }
+    assert_eq!(backend.list_staging().await.unwrap().len(), 1);
+    let forced = lakeorm(
+        dir.path(),
+        &["staging", "cleanup", "--older-than", "0s", "--force"],
+    );
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    assert!(backend.list_staging().await.unwrap().is_empty());
 }
 
 #[test]

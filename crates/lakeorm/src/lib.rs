@@ -56,7 +56,7 @@ pub use arrow;
 pub use client::{Client, open};
 pub use dataframe::DataFrame;
 pub use idempotency::IDEMPOTENCY_TABLE;
-pub use lakeorm_backends::{CleanupReport, Compression, PartWriterOptions};
+pub use lakeorm_backends::{CleanupReport, Compression, MIN_STAGING_AGE, PartWriterOptions};
 #[cfg(feature = "embedded")]
 pub use local::{DEFAULT_LAKE_PATH, LAKE_PATH_ENV, LocalBuilder, LocalDialect, local};
 pub use maintain::{Maintenance, Vacuum};
@@ -65,6 +65,7 @@ pub use options::{ClientOptions, ConflictStrategy, RetryPolicy, WritePath};
 pub use query::Query;
 pub use query_builder::{Order, QueryBuilder};
 pub use raw::{MergeHandle, MergeRaw, RawInsert, RawReport};
+pub use staging::CleanupStaging;
 pub use verify::{VerifyReport, verify};
 pub use write::{Insert, WriteReport};
 

@@ -1,10 +1,12 @@
 //! The client's side of staged writes: Parquet parts up, and always removed again.
 
 use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use lakeorm_backends::{CleanupReport, PartWriter, StagedParts};
+use lakeorm_backends::{CleanupReport, PartWriter, StagedParts, StagingHold};
 use lakeorm_core::{Error, ExecMetrics, ExecutionPlan, Location, Result};
 
 use crate::client::Client;
@@ -21,6 +23,8 @@ use crate::client::Client;
 pub(crate) struct Finalizer {
     client: Client,
     prefix: Location,
+    /// Keeps this process's janitor off the prefix until the finalizer is done with it.
+    _hold: StagingHold,
     plan: ExecutionPlan,
     rows: u64,
     bytes: u64,
@@ -54,6 +58,7 @@ impl Finalizer {
         batch: &RecordBatch,
         plan: impl FnOnce(&StagedParts) -> Result<ExecutionPlan>,
     ) -> Result<Self> {
+        let hold = StagingHold::new(&prefix);
         let staged = stage(client, &prefix, batch).await?;
         let plan = match plan(&staged) {
             Ok(plan) => plan,
@@ -65,6 +70,7 @@ impl Finalizer {
         Ok(Finalizer {
             client: client.clone(),
             prefix,
+            _hold: hold,
             plan,
             rows: batch.num_rows() as u64,
             bytes: batch.get_array_memory_size() as u64,
@@ -167,10 +173,52 @@ pub(crate) async fn remove(client: &Client, prefix: &Location) {
 
 impl Client {
     /// Deletes the staging prefixes older than `older_than` that crashed writes left behind
-    /// (writes remove their own, committed or not). Prefixes younger than the cutoff, or not
-    /// named by an ingest id, are never touched. A TTL of 24 hours suits development, 72 hours
+    /// (writes remove their own, committed or not). Await the returned [`CleanupStaging`].
+    ///
+    /// Prefixes younger than the cutoff, held by a write of this process, or not named by an
+    /// id are never touched. A cutoff below
+    /// [`MIN_STAGING_AGE`](crate::backends::MIN_STAGING_AGE) (one hour) is refused unless
+    /// [`forced`](CleanupStaging::force). A TTL of 24 hours suits development, 72 hours
     /// production.
-    pub async fn cleanup_staging(&self, older_than: Duration) -> Result<CleanupReport> {
-        lakeorm_backends::cleanup_staging(self.backend().as_ref(), older_than).await
+    pub fn cleanup_staging(&self, older_than: Duration) -> CleanupStaging<'_> {
+        CleanupStaging {
+            client: self,
+            older_than,
+            force: false,
+        }
+    }
+}
+
+/// A staging cleanup, run by awaiting it; see [`Client::cleanup_staging`].
+#[derive(Debug)]
+#[must_use = "a cleanup does nothing until it is awaited"]
+pub struct CleanupStaging<'a> {
+    client: &'a Client,
+    older_than: Duration,
+    force: bool,
+}
+
+impl CleanupStaging<'_> {
+    /// Takes a cutoff below the safe minimum: only when no other process writes to the lake.
+    pub fn force(mut self) -> Self {
+        self.force = true;
+        self
+    }
+}
+
+impl<'a> IntoFuture for CleanupStaging<'a> {
+    type Output = Result<CleanupReport>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<CleanupReport>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            lakeorm_backends::cleanup_staging_with(
+                self.client.backend().as_ref(),
+                self.older_than,
+                self.force,
+                |_| {},
+            )
+            .await
+        })
     }
 }

@@ -284,7 +284,10 @@ impl Client {
             };
         let metrics = if staged {
             let _slot = self.staging_slot().await?;
-            let prefix = self.backend().staging_location(&ingest_id);
+            // Named by an id minted now, not by the ingest id: a retry reuses that one long
+            // after it was minted, and the janitor reads a prefix's age from its name. Two
+            // calls under one id never share a prefix either.
+            let prefix = self.backend().staging_location(&IngestId::new());
             let mut finalizer = Finalizer::stage(self, prefix, &batch, |staged| {
                 let source = WriteSource::Staged {
                     location: self

@@ -48,6 +48,24 @@ pub(crate) enum Fault {
     BeforeCommit,
     /// The engine lost a commit race after `attempts` attempts of its own.
     Conflict { attempts: u32 },
+    /// A staged write's parts vanish before the engine reads them (a lifecycle rule, an
+    /// operator's `rm`).
+    StagingLost,
+    /// A forced janitor run with a zero cutoff, just before the engine reads the parts.
+    JanitorDuringCommit,
+}
+
+/// The staged prefix a plan reads, if it reads one.
+fn staged_location(plan: &ExecutionPlan) -> Option<lakeorm::Location> {
+    match plan {
+        ExecutionPlan::Append { source, .. }
+        | ExecutionPlan::Merge { source, .. }
+        | ExecutionPlan::Update { source, .. } => match source {
+            lakeorm::WriteSource::Staged { location, .. } => Some(location.clone()),
+            lakeorm::WriteSource::Batches(_) => None,
+        },
+        _ => None,
+    }
 }
 
 /// The embedded driver with faults injected into its next `faults` writes; its commit log
@@ -109,6 +127,22 @@ impl Driver for Faulty {
                 attempts,
                 message: "a concurrent writer committed first".into(),
             }),
+            Fault::StagingLost => {
+                let prefix = staged_location(&plan).expect("a staged write");
+                ctx.backend.delete_prefix(&prefix).await?;
+                self.inner.execute(plan, ctx).await
+            }
+            Fault::JanitorDuringCommit => {
+                let report = lakeorm::backends::cleanup_staging_with(
+                    ctx.backend,
+                    std::time::Duration::ZERO,
+                    true,
+                    |_| {},
+                )
+                .await?;
+                assert_eq!(report.in_use.len(), 1, "{report:?}");
+                self.inner.execute(plan, ctx).await
+            }
         }
     }
     async fn query(&self, statement: Statement, ctx: ExecContext<'_>) -> Result<QueryResult> {
@@ -316,5 +350,41 @@ async fn an_upsert_that_repeats_a_key_is_refused() {
         let ok = db.insert(&rows[..2]).idempotency_key("k").await.unwrap();
         assert!(!ok.deduplicated);
         assert_eq!(count(&db, "holdings").await, 2, "{format:?}");
+    }
+}
+
+/// Parts that vanished between staging and commit are an error, not a commit of fewer rows
+/// (or none) reported as a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_commit_that_cannot_read_every_row_fails() {
+    for format in FORMATS {
+        let (db, _) = faulty(format, Fault::StagingLost, 1, false).await;
+        db.migrate::<Entry>().await.unwrap();
+        let error = db.insert(&entries(0..40)).staged().await.unwrap_err();
+        assert!(
+            matches!(error, Error::DriverRead(_)),
+            "{format:?}: {error:?}"
+        );
+        assert!(error.to_string().contains("missing"), "{error}");
+        assert_eq!(count(&db, "ledger").await, 0, "{format:?}");
+    }
+}
+
+/// The janitor, even forced with a zero cutoff, leaves alone a prefix a write is using; the
+/// write lands whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_janitor_never_deletes_a_live_write() {
+    for format in FORMATS {
+        let (db, _) = faulty(format, Fault::JanitorDuringCommit, 1, false).await;
+        db.migrate::<Entry>().await.unwrap();
+        db.insert(&entries(0..40)).staged().await.unwrap();
+        assert_eq!(count(&db, "ledger").await, 40, "{format:?}");
+        assert!(db.backend().list_staging().await.unwrap().is_empty());
+        // Unforced, a cutoff below the safe minimum is refused.
+        let refused = db
+            .cleanup_staging(std::time::Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Config, "{refused:?}");
     }
 }
