@@ -134,6 +134,22 @@ pub enum Error {
         rows: (u64, u64),
     },
 
+    /// Another call with the same idempotency key may still be writing (in another process,
+    /// or in this one before a restart): this call wrote nothing. Retry after `retry_after`.
+    #[error(
+        "lakeorm: idempotency key `{key}` for `{table}` is in use by a write that may still be running (ingest id {ingest_id}); nothing was written, retry in {retry_after:?}"
+    )]
+    IdempotencyKeyInUse {
+        /// The key.
+        key: String,
+        /// The table written to.
+        table: String,
+        /// The ingest id the other call writes under.
+        ingest_id: crate::IngestId,
+        /// When the other call's lease ends.
+        retry_after: std::time::Duration,
+    },
+
     /// A two-phase write was committed or aborted twice.
     #[error("lakeorm: finalizer already {0}")]
     AlreadyFinalized(&'static str),
@@ -315,7 +331,9 @@ impl Error {
             Error::Config(_) | Error::RetentionTooShort { .. } => ErrorKind::Config,
             Error::Sql { .. } => ErrorKind::Sql,
             Error::NoRows | Error::TableNotFound { .. } => ErrorKind::NotFound,
-            Error::DuplicateKey { .. } | Error::CommitConflict { .. } => ErrorKind::Conflict,
+            Error::DuplicateKey { .. }
+            | Error::CommitConflict { .. }
+            | Error::IdempotencyKeyInUse { .. } => ErrorKind::Conflict,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Closed { .. } => ErrorKind::Closed,
             Error::ClusterNotReady(_) => ErrorKind::Unavailable,
@@ -343,7 +361,9 @@ impl Error {
     /// Whether the same call may succeed if retried (after a backoff).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::ClusterNotReady(_) | Error::CommitConflict { .. } => true,
+            Error::ClusterNotReady(_)
+            | Error::CommitConflict { .. }
+            | Error::IdempotencyKeyInUse { .. } => true,
             Error::Engine { retryable, .. } => *retryable,
             _ => false,
         }

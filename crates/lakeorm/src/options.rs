@@ -59,6 +59,10 @@ pub struct ClientOptions {
     pub staging: PartWriterOptions,
     /// How long an idempotency key is remembered (default 24 hours).
     pub idempotency_ttl: Duration,
+    /// How long a key whose call did not end in this process is taken to be in use by a write
+    /// still running elsewhere (default 5 minutes): a retry within it is
+    /// [`IdempotencyKeyInUse`](crate::Error::IdempotencyKeyInUse).
+    pub idempotency_lease: Duration,
 }
 
 impl Default for ClientOptions {
@@ -69,6 +73,7 @@ impl Default for ClientOptions {
             max_inflight_staged: 4,
             staging: PartWriterOptions::default(),
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            idempotency_lease: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -106,6 +111,13 @@ impl ClientOptions {
     /// Sets how long idempotency keys are remembered.
     pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
         self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// Sets how long a key claimed by a call that did not end in this process (another
+    /// process, or this one before a restart) is taken to be in use.
+    pub fn idempotency_lease(mut self, lease: Duration) -> Self {
+        self.idempotency_lease = lease;
         self
     }
 }

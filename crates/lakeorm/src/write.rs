@@ -82,8 +82,9 @@ impl<'a, T: Lake> Insert<'a, T> {
     /// reports the first call's ingest id; if the first call failed before committing, this
     /// one writes the rows, once.
     ///
-    /// Keys guard retries of one logical write, one at a time; two calls racing with the same
-    /// key are not serialised.
+    /// Calls with one key are serialised: one that arrives while another is still writing
+    /// waits for it in this process, and is refused with the retryable
+    /// [`Error::IdempotencyKeyInUse`] when the other runs in another process.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.options.idempotency_key = Some(key.into());
         self
@@ -205,13 +206,18 @@ impl Client {
         // Refused before an idempotency key is claimed: a write that can never land records
         // nothing.
         check_unique_keys(&table, &shape, &batch)?;
+        // Held until the write has finished: another call with the key waits for it.
+        let mut key_guard = None;
         let ingest_id = match &options.idempotency_key {
             None => minted,
             Some(key) => {
                 let ttl = options
                     .idempotency_ttl
                     .unwrap_or(self.options().idempotency_ttl);
-                match idempotency::claim(self, &table, key, ttl, rows, minted).await? {
+                let (claim, guard) =
+                    idempotency::claim(self, &table, key, ttl, rows, minted).await?;
+                key_guard = Some(guard);
+                match claim {
                     Claim::Fresh(id) | Claim::Retry(id) => id,
                     Claim::Committed(id) => {
                         tracing::info!(%id, key, "idempotency key already committed; nothing written");
@@ -233,8 +239,11 @@ impl Client {
             let model_columns: Vec<usize> = (0..batch.num_columns() - 1).collect();
             lakeorm_core::with_ingest_id::<T>(batch.project(&model_columns)?, &ingest_id)?
         };
-        self.write_batch(table, shape, batch, ingest_id, options.path)
-            .await
+        let report = self
+            .write_batch(table, shape, batch, ingest_id, options.path)
+            .await;
+        drop(key_guard);
+        report
     }
 
     /// Checks, before validation or I/O, that the engine can write `shape` along `path`.

@@ -1,20 +1,13 @@
 //! Exactly once: what lands when the engine fails around a commit, when keys repeat inside a
 //! write, and when a vacuum is asked to reach too far. The engine is the real embedded one;
-//! faults are injected around it by a driver that forwards to it (a transport error after
-//! the real commit, a refusal before it), which is the only way to fail at an exact point.
+//! faults are injected around it by [`Faulty`](crate::faults::Faulty).
 
-use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use async_trait::async_trait;
-use lakeorm::{
-    Client, ClientOptions, ConflictStrategy, Driver, DriverCapabilities, Error, ErrorKind,
-    ExecContext, ExecMetrics, ExecutionPlan, IngestId, Lake, QueryResult, Result, RetryPolicy,
-    Statement, TableSpec,
-};
+use lakeorm::{Client, ClientOptions, ConflictStrategy, Error, ErrorKind, Lake, RetryPolicy};
 
 use crate::client::{Format, count};
+use crate::faults::{Fault, Faulty};
 
 #[derive(Lake, Debug, Clone, PartialEq)]
 #[lake(table = "ledger")]
@@ -39,141 +32,6 @@ fn entries(ids: std::ops::Range<i64>) -> Vec<Entry> {
     ids.map(|id| Entry { id, amount: id * 3 }).collect()
 }
 
-/// Where a write fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fault {
-    /// The write commits, then the reply is lost (a retryable transport error).
-    AfterCommit,
-    /// The connection drops before the engine sees the write (a retryable transport error).
-    BeforeCommit,
-    /// The engine lost a commit race after `attempts` attempts of its own.
-    Conflict { attempts: u32 },
-    /// A staged write's parts vanish before the engine reads them (a lifecycle rule, an
-    /// operator's `rm`).
-    StagingLost,
-    /// A forced janitor run with a zero cutoff, just before the engine reads the parts.
-    JanitorDuringCommit,
-}
-
-/// The staged prefix a plan reads, if it reads one.
-fn staged_location(plan: &ExecutionPlan) -> Option<lakeorm::Location> {
-    match plan {
-        ExecutionPlan::Append { source, .. }
-        | ExecutionPlan::Merge { source, .. }
-        | ExecutionPlan::Update { source, .. } => match source {
-            lakeorm::WriteSource::Staged { location, .. } => Some(location.clone()),
-            lakeorm::WriteSource::Batches(_) => None,
-        },
-        _ => None,
-    }
-}
-
-/// The embedded driver with faults injected into its next `faults` writes; its commit log
-/// lookup can be made to fail too.
-#[derive(Debug)]
-pub(crate) struct Faulty {
-    inner: Arc<dyn Driver>,
-    fault: Fault,
-    faults: AtomicU32,
-    pub(crate) executions: AtomicU32,
-    lookup_fails: bool,
-}
-
-fn transport_error() -> Error {
-    Error::engine(
-        "faulty",
-        "append",
-        true,
-        std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "connection reset by peer",
-        ),
-    )
-}
-
-#[async_trait]
-impl Driver for Faulty {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> DriverCapabilities {
-        self.inner.capabilities()
-    }
-    async fn execute(&self, plan: ExecutionPlan, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
-        let writes = plan.ingest_id().is_some()
-            && plan
-                .table()
-                .is_some_and(|t| t.table.name != lakeorm::IDEMPOTENCY_TABLE);
-        if !writes
-            || self
-                .faults
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                .is_err()
-        {
-            return self.inner.execute(plan, ctx).await;
-        }
-        self.executions.fetch_add(1, Ordering::AcqRel);
-        match self.fault {
-            Fault::AfterCommit => {
-                self.inner.execute(plan, ctx).await?;
-                Err(transport_error())
-            }
-            Fault::BeforeCommit => Err(transport_error()),
-            Fault::Conflict { attempts } => Err(Error::CommitConflict {
-                table: plan
-                    .table()
-                    .map(|t| t.table.to_string())
-                    .unwrap_or_default(),
-                attempts,
-                message: "a concurrent writer committed first".into(),
-            }),
-            Fault::StagingLost => {
-                let prefix = staged_location(&plan).expect("a staged write");
-                ctx.backend.delete_prefix(&prefix).await?;
-                self.inner.execute(plan, ctx).await
-            }
-            Fault::JanitorDuringCommit => {
-                let report = lakeorm::backends::cleanup_staging_with(
-                    ctx.backend,
-                    std::time::Duration::ZERO,
-                    true,
-                    |_| {},
-                )
-                .await?;
-                assert_eq!(report.in_use.len(), 1, "{report:?}");
-                self.inner.execute(plan, ctx).await
-            }
-        }
-    }
-    async fn query(&self, statement: Statement, ctx: ExecContext<'_>) -> Result<QueryResult> {
-        self.inner.query(statement, ctx).await
-    }
-    async fn is_committed(
-        &self,
-        table: &TableSpec,
-        ingest_id: &IngestId,
-        ctx: ExecContext<'_>,
-    ) -> Result<bool> {
-        if self.lookup_fails {
-            return Err(Error::unsupported(
-                "looking up commits",
-                "faulty",
-                "the engine is unreachable",
-            ));
-        }
-        self.inner.is_committed(table, ingest_id, ctx).await
-    }
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-    async fn close(&self) -> Result<()> {
-        self.inner.close().await
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// A client on a fresh in-memory lake of `format` whose driver fails its next `faults` writes.
 pub(crate) async fn faulty(
     format: Format,
@@ -182,13 +40,11 @@ pub(crate) async fn faulty(
     lookup_fails: bool,
 ) -> (Client, Arc<Faulty>) {
     let base = format.builder().in_memory().open().await.unwrap();
-    let driver = Arc::new(Faulty {
-        inner: base.driver().clone(),
-        fault,
-        faults: AtomicU32::new(faults),
-        executions: AtomicU32::new(0),
-        lookup_fails,
-    });
+    let driver = Faulty::wrap(base.driver().clone());
+    driver.arm_times(fault, faults);
+    if lookup_fails {
+        driver.fail_lookups();
+    }
     let options = ClientOptions::default().retry(RetryPolicy {
         max_retries: 10,
         base_delay: std::time::Duration::from_millis(1),
@@ -211,7 +67,8 @@ const FORMATS: [Format; 2] = [Format::Delta, Format::Iceberg];
 async fn a_reply_lost_after_the_commit_does_not_write_twice() {
     for format in FORMATS {
         for staged in [false, true] {
-            let (db, driver) = faulty(format, Fault::AfterCommit, 1, false).await;
+            let (db, driver) =
+                faulty(format, Fault::AfterCommit { retryable: true }, 1, false).await;
             db.migrate::<Entry>().await.unwrap();
             let rows = entries(0..50);
             let insert = db.insert(&rows);
@@ -222,7 +79,7 @@ async fn a_reply_lost_after_the_commit_does_not_write_twice() {
             }
             .unwrap_or_else(|e| panic!("{format:?} staged={staged}: {e}"));
             assert_eq!(report.rows, 50);
-            assert_eq!(driver.executions.load(Ordering::Acquire), 1);
+            assert_eq!(driver.faults_fired(), 1);
             assert_eq!(count(&db, "ledger").await, 50, "{format:?} staged={staged}");
             assert!(db.is_committed::<Entry>(&report.ingest_id).await.unwrap());
         }
@@ -234,7 +91,7 @@ async fn a_reply_lost_after_the_commit_does_not_write_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_did_not_commit_is_re_run_once() {
     for format in FORMATS {
-        let (db, _) = faulty(format, Fault::BeforeCommit, 2, false).await;
+        let (db, _) = faulty(format, Fault::BeforeCommit { retryable: true }, 2, false).await;
         db.migrate::<Entry>().await.unwrap();
         let report = db.insert(&entries(0..20)).await.unwrap();
         assert_eq!(report.metrics.retries, 2);
@@ -249,7 +106,8 @@ async fn a_write_that_did_not_commit_is_re_run_once() {
 async fn an_unknown_outcome_is_a_typed_error_with_the_ingest_id() {
     for format in FORMATS {
         for staged in [false, true] {
-            let (db, driver) = faulty(format, Fault::AfterCommit, 1, true).await;
+            let (db, driver) =
+                faulty(format, Fault::AfterCommit { retryable: true }, 1, true).await;
             db.migrate::<Entry>().await.unwrap();
             let rows = entries(0..10);
             let insert = db.insert(&rows);
@@ -266,7 +124,7 @@ async fn an_unknown_outcome_is_a_typed_error_with_the_ingest_id() {
             assert!(ingest_id.is_some());
             assert!(!error.is_retryable());
             assert!(error.to_string().contains("idempotency key"), "{error}");
-            assert_eq!(driver.executions.load(Ordering::Acquire), 1);
+            assert_eq!(driver.faults_fired(), 1);
             assert_eq!(count(&db, "ledger").await, 10, "{format:?}: written once");
             let left = db.backend().list_staging().await.unwrap();
             assert_eq!(
@@ -295,7 +153,7 @@ async fn commit_conflicts_count_the_engines_own_attempts() {
         panic!("{error:?}")
     };
     // A budget of 11 attempts (max_retries 10): four calls of three attempts each.
-    assert_eq!(driver.executions.load(Ordering::Acquire), 4);
+    assert_eq!(driver.faults_fired(), 4);
     assert_eq!(attempts, 12);
     assert_eq!(count(&db, "ledger").await, 0);
 }
@@ -387,4 +245,120 @@ async fn the_janitor_never_deletes_a_live_write() {
             .unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::Config, "{refused:?}");
     }
+}
+
+/// Concurrent calls with one key in one process: exactly one writes, the others wait for it
+/// and report its write, deduplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_with_one_key_write_once() {
+    for format in FORMATS {
+        let db = format.builder().in_memory().open().await.unwrap();
+        db.migrate::<Entry>().await.unwrap();
+        let rows = Arc::new(entries(0..25));
+        let calls: Vec<_> = (0..6)
+            .map(|i| {
+                let db = db.clone();
+                let rows = Arc::clone(&rows);
+                tokio::spawn(async move {
+                    let insert = db.insert(&rows).idempotency_key("order-77");
+                    // Half of them staged: they must not share a prefix either.
+                    if i % 2 == 0 {
+                        insert.staged().await
+                    } else {
+                        insert.await
+                    }
+                })
+            })
+            .collect();
+        let mut reports = Vec::new();
+        for call in calls {
+            reports.push(call.await.unwrap().unwrap());
+        }
+        let written = reports.iter().filter(|r| !r.deduplicated).count();
+        assert_eq!(written, 1, "{format:?}: {reports:?}");
+        assert!(reports.iter().all(|r| r.ingest_id == reports[0].ingest_id));
+        assert_eq!(count(&db, "ledger").await, 25, "{format:?}");
+        assert!(db.backend().list_staging().await.unwrap().is_empty());
+    }
+}
+
+/// Two processes' clients (the same lake through two paths, so nothing in-process is
+/// shared) racing with one key: the record that commits first wins, and the rows land once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_two_processes_racing_with_one_key_write_once() {
+    for format in FORMATS {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        std::fs::create_dir(&lake).unwrap();
+        let alias = dir.path().join("alias");
+        std::os::unix::fs::symlink(&lake, &alias).unwrap();
+        let a = format.builder().path(&lake).open().await.unwrap();
+        let b = format.builder().path(&alias).open().await.unwrap();
+        a.migrate::<Entry>().await.unwrap();
+        b.migrate::<Entry>().await.unwrap();
+        for round in 0..4i64 {
+            let rows = entries(round * 10..round * 10 + 10);
+            let key = format!("round-{round}");
+            let (ra, rb) = tokio::join!(
+                a.insert(&rows).idempotency_key(&key),
+                b.insert(&rows).idempotency_key(&key)
+            );
+            let written = [&ra, &rb]
+                .iter()
+                .filter(|r| matches!(r, Ok(report) if !report.deduplicated))
+                .count();
+            for result in [&ra, &rb] {
+                match result {
+                    Ok(_) | Err(Error::IdempotencyKeyInUse { .. }) => {}
+                    Err(other) => panic!("{format:?} round {round}: {other:?}"),
+                }
+            }
+            assert_eq!(written, 1, "{format:?} round {round}: {ra:?} {rb:?}");
+        }
+        assert_eq!(count(&a, "ledger").await, 40, "{format:?}");
+    }
+}
+
+/// A key whose first call did not end in this process is in use for its lease: a retry from
+/// another process is refused (retryable) rather than racing a write that may be running; the
+/// process whose call ended retries at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_claimed_elsewhere_is_leased() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir(&lake).unwrap();
+    let alias = dir.path().join("alias");
+    std::os::unix::fs::symlink(&lake, &alias).unwrap();
+    let base = lakeorm::LocalBuilder::new()
+        .path(&lake)
+        .open()
+        .await
+        .unwrap();
+    let driver = Faulty::wrap(base.driver().clone());
+    let a = Client::with_options(
+        driver.clone(),
+        base.dialect().clone(),
+        base.backend().clone(),
+        ClientOptions::default(),
+    );
+    let b = lakeorm::LocalBuilder::new()
+        .path(&alias)
+        .open()
+        .await
+        .unwrap();
+    a.migrate::<Entry>().await.unwrap();
+    driver.arm(Fault::BeforeCommit { retryable: false });
+    let rows = entries(0..5);
+    a.insert(&rows).idempotency_key("k").await.unwrap_err();
+    let refused = b.insert(&rows).idempotency_key("k").await.unwrap_err();
+    assert!(
+        matches!(refused, Error::IdempotencyKeyInUse { .. }) && refused.is_retryable(),
+        "{refused:?}"
+    );
+    assert_eq!(count(&b, "ledger").await, 0);
+    let retried = a.insert(&rows).idempotency_key("k").await.unwrap();
+    assert!(!retried.deduplicated);
+    let after = b.insert(&rows).idempotency_key("k").await.unwrap();
+    assert!(after.deduplicated);
+    assert_eq!(count(&b, "ledger").await, 5);
 }

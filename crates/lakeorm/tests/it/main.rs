@@ -5,6 +5,7 @@
 mod client;
 mod decode;
 mod exactly_once;
+mod faults;
 mod iceberg;
 mod json;
 mod migrate;

@@ -2,21 +2,20 @@
 //! idempotent retries and raw-then-merge, on file, memory and S3 (moto on loopback, started by
 //! `cargo xtask ci` or `cargo xtask with-s3 -- …`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
 use lakeorm::backends::{ObjectStoreBackend, S3Options};
 use lakeorm::delta::DeltaDialect;
 use lakeorm::embedded::EmbeddedDriver;
 use lakeorm::{
-    Backend, Client, ClientOptions, ConflictStrategy, Driver, DriverCapabilities, Error,
-    ExecContext, ExecMetrics, ExecutionPlan, IDEMPOTENCY_TABLE, IngestId, Lake, Location, Query,
-    QueryResult, Result, Row, StagingOp, Statement, TableSpec, TableStats, WritePath,
+    Backend, Client, ClientOptions, ConflictStrategy, Driver, Error, IDEMPOTENCY_TABLE, IngestId,
+    Lake, Location, Query, Row, StagingOp, Statement, WritePath,
 };
 use object_store::{ObjectStoreExt as _, PutPayload};
 
 use crate::client::count;
+use crate::faults::{Fault, Faulty};
 
 #[derive(Lake, Debug, Clone, PartialEq)]
 struct Event {
@@ -210,98 +209,6 @@ async fn staged_writes_commit_and_leave_no_staging() {
     }
 }
 
-/// Delegates to a real engine, failing the first target write either before it commits or
-/// after (the reply lost on the way back): the two failures a retry must survive.
-#[derive(Debug)]
-struct Faulty {
-    inner: Arc<dyn Driver>,
-    fault: Mutex<Option<Fault>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    BeforeCommit,
-    AfterCommit,
-}
-
-impl Faulty {
-    fn arm(&self, fault: Fault) {
-        *self.fault.lock().unwrap() = Some(fault);
-    }
-}
-
-fn lost(when: &str) -> Error {
-    Error::engine(
-        "faulty",
-        "commit",
-        false,
-        std::io::Error::other(format!("connection reset {when}")),
-    )
-}
-
-#[async_trait]
-impl Driver for Faulty {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> DriverCapabilities {
-        self.inner.capabilities()
-    }
-    async fn execute(&self, plan: ExecutionPlan, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
-        let target_write = matches!(
-            plan,
-            ExecutionPlan::Append { .. }
-                | ExecutionPlan::Merge { .. }
-                | ExecutionPlan::Update { .. }
-        ) && plan
-            .table()
-            .is_some_and(|t| t.table.name != IDEMPOTENCY_TABLE);
-        let fault = if target_write {
-            self.fault.lock().unwrap().take()
-        } else {
-            None
-        };
-        match fault {
-            Some(Fault::BeforeCommit) => Err(lost("before the commit")),
-            Some(Fault::AfterCommit) => {
-                self.inner.execute(plan, ctx).await?;
-                Err(lost("after the commit"))
-            }
-            None => self.inner.execute(plan, ctx).await,
-        }
-    }
-    async fn query(&self, statement: Statement, ctx: ExecContext<'_>) -> Result<QueryResult> {
-        self.inner.query(statement, ctx).await
-    }
-    async fn stats(&self, table: &TableSpec, ctx: ExecContext<'_>) -> Result<TableStats> {
-        self.inner.stats(table, ctx).await
-    }
-    async fn read_parquet(
-        &self,
-        location: &Location,
-        ctx: ExecContext<'_>,
-    ) -> Result<Option<QueryResult>> {
-        self.inner.read_parquet(location, ctx).await
-    }
-    async fn is_committed(
-        &self,
-        table: &TableSpec,
-        id: &IngestId,
-        ctx: ExecContext<'_>,
-    ) -> Result<bool> {
-        self.inner.is_committed(table, id, ctx).await
-    }
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-    async fn close(&self) -> Result<()> {
-        self.inner.close().await
-    }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
-
 async fn faulty_client_for(lake: &TestLake, options: ClientOptions) -> (Client, Arc<Faulty>) {
     faulty_client_with(Arc::clone(&lake.backend), lake.dialect(), options).await
 }
@@ -312,10 +219,7 @@ async fn faulty_client_with(
     options: ClientOptions,
 ) -> (Client, Arc<Faulty>) {
     let inner = EmbeddedDriver::open(Arc::clone(&backend)).await.unwrap();
-    let faulty = Arc::new(Faulty {
-        inner: Arc::new(inner),
-        fault: Mutex::new(None),
-    });
+    let faulty = Faulty::wrap(Arc::new(inner));
     let db = Client::with_options(
         Arc::clone(&faulty) as Arc<dyn Driver>,
         dialect,
@@ -330,7 +234,7 @@ async fn a_staged_insert_whose_commit_fails_leaves_no_staging() {
     for lake in [file_lake(), memory_lake()] {
         let (db, faulty) = faulty_client_for(&lake, ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
-        faulty.arm(Fault::BeforeCommit);
+        faulty.arm(Fault::BeforeCommit { retryable: false });
         let err = db.insert(&events(0, 100)).staged().await.unwrap_err();
         assert!(err.to_string().contains("before the commit"), "{err}");
         assert!(lake.backend.list_staging().await.unwrap().is_empty());
@@ -575,7 +479,7 @@ async fn an_idempotent_retry_after_a_lost_reply_writes_nothing() {
     for lake in lakes() {
         let (db, faulty) = faulty_client_for(&lake, ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
-        faulty.arm(Fault::AfterCommit);
+        faulty.arm(Fault::AfterCommit { retryable: false });
         assert!(
             db.insert(&events(0, 1000))
                 .idempotency_key("batch-2026-11-26-001")
@@ -621,7 +525,7 @@ async fn an_idempotent_retry_after_a_failed_commit_writes_once() {
         let (db, faulty) = faulty_client_for(&lake, ClientOptions::new()).await;
         db.migrate::<Event>().await.unwrap();
         // Staged, so that the failed attempt also proves its parts are gone.
-        faulty.arm(Fault::BeforeCommit);
+        faulty.arm(Fault::BeforeCommit { retryable: false });
         assert!(
             db.insert(&events(0, 500))
                 .idempotency_key("feed-42")
