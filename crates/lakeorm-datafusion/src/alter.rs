@@ -14,6 +14,7 @@ use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Partition, Result};
@@ -261,6 +262,12 @@ impl DeltaOps<'_> {
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(SchemaMode::Overwrite)
             .with_partition_columns(partitions)
+            // The new content was read at the table's version: a commit that landed since
+            // (an append) is not in it, and delta-rs would rebase an overwrite over it, which
+            // keeps those rows under the old physical schema (a renamed column reads NULL).
+            // Without retries the commit fails instead, and the statement is re-run from the
+            // new version (the Client re-runs what did not commit).
+            .with_commit_properties(CommitProperties::default().with_max_retries(0))
             .await
             .map_err(|e| errors::delta(name, "rewrite", e))?;
         self.finish(name, table, rows).await
@@ -391,5 +398,88 @@ impl DeltaOps<'_> {
             .collect()
             .await
             .map_err(|e| errors::datafusion("reading the table to rewrite", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, StringArray};
+
+    use super::*;
+    use crate::EmbeddedDriver;
+    use crate::iceberg::test_support::memory_lake;
+
+    fn rows(ids: &[i64]) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+            Field::new(INGEST_ID_COLUMN, DataType::Utf8, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(Int64Array::from(ids.to_vec())),
+                Arc::new(StringArray::from_iter_values(
+                    ids.iter().map(|i| format!("n{i}")),
+                )),
+                Arc::new(StringArray::from_iter_values(ids.iter().map(|_| "x"))),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// A rewrite read at version v, committed after an append landed at v + 1, is a commit
+    /// conflict: rebased over the append, it would keep those rows under the old schema.
+    #[tokio::test]
+    async fn a_rewrite_that_missed_a_concurrent_append_conflicts() {
+        let driver = EmbeddedDriver::open(memory_lake()).await.unwrap();
+        let ops = driver.delta_ops();
+        ops.ddl(
+            crate::ddl::parse("CREATE TABLE t (id BIGINT, name STRING) USING delta")
+                .unwrap()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        ops.existing("t")
+            .await
+            .unwrap()
+            .write(vec![rows(&[1, 2])])
+            .await
+            .unwrap();
+        let read = ops.existing("t").await.unwrap();
+        let before = ops.scan("t", &read).await.unwrap();
+        // The concurrent append.
+        read.clone().write(vec![rows(&[3])]).await.unwrap();
+        let renamed = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("label", DataType::Utf8, true),
+            Field::new(INGEST_ID_COLUMN, DataType::Utf8, true),
+        ]));
+        let sources = ["id", "name", INGEST_ID_COLUMN].map(|c| Some(c.to_owned()));
+        let lost = ops
+            .overwrite("t", read, &renamed, &sources, before, Vec::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(lost, Error::CommitConflict { .. }), "{lost:?}");
+        assert!(lost.is_retryable() && lost.is_unapplied());
+
+        // Re-run from the new version, the rename keeps every row.
+        ops.ddl(
+            crate::ddl::parse("ALTER TABLE t RENAME COLUMN name TO label")
+                .unwrap()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let table = ops.existing("t").await.unwrap();
+        let after = ops.scan("t", &table).await.unwrap();
+        let labels: usize = after
+            .iter()
+            .map(|b| b.num_rows() - b.column_by_name("label").unwrap().null_count())
+            .sum();
+        assert_eq!(labels, 3);
     }
 }

@@ -106,6 +106,11 @@ impl EmbeddedDriver {
         Ok(())
     }
 
+    #[cfg(test)]
+    pub(crate) fn delta_ops(&self) -> DeltaOps<'_> {
+        self.ops()
+    }
+
     fn ops(&self) -> DeltaOps<'_> {
         DeltaOps {
             catalog: &self.catalog,
