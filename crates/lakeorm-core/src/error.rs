@@ -208,6 +208,27 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// The operation failed before any of it could take effect (the connection failed while
+    /// the rows were still being sent, no session could be opened): running it again cannot
+    /// apply it twice. Its kind and retryability are those of the wrapped error.
+    #[error(transparent)]
+    NotApplied(Box<Error>),
+
+    /// Every session of a driver's pool stayed in use for longer than the acquire timeout.
+    /// A call made while the caller itself holds a session (reading a stream, a session
+    /// lease) waits on itself when the pool has one session.
+    #[error(
+        "lakeorm: no {engine} session was free within {waited:?} (all {size} in use): a stream or session lease held by the caller blocks a call nested in it; read the stream to its end first, or raise the pool size"
+    )]
+    SessionTimeout {
+        /// The driver.
+        engine: String,
+        /// How long the call waited.
+        waited: std::time::Duration,
+        /// The pool's size.
+        size: usize,
+    },
+
     /// A configuration value (an option, a URI, an environment variable) is invalid.
     #[error("lakeorm: invalid configuration: {0}")]
     Config(String),
@@ -336,7 +357,8 @@ impl Error {
             | Error::IdempotencyKeyInUse { .. } => ErrorKind::Conflict,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Closed { .. } => ErrorKind::Closed,
-            Error::ClusterNotReady(_) => ErrorKind::Unavailable,
+            Error::ClusterNotReady(_) | Error::SessionTimeout { .. } => ErrorKind::Unavailable,
+            Error::NotApplied(inner) => inner.kind(),
             Error::ClientStaging(_)
             | Error::DriverRead(_)
             | Error::UriMismatch(_)
@@ -354,8 +376,18 @@ impl Error {
     pub fn is_unapplied(&self) -> bool {
         matches!(
             self,
-            Error::ClusterNotReady(_) | Error::CommitConflict { .. }
+            Error::ClusterNotReady(_) | Error::CommitConflict { .. } | Error::NotApplied(_)
         )
+    }
+
+    /// Marks a failure that happened before any of the operation could take effect (see
+    /// [`Error::NotApplied`]); errors that are not retryable are returned as they are.
+    pub fn not_applied(self) -> Self {
+        if self.is_retryable() && !self.is_unapplied() {
+            Error::NotApplied(Box::new(self))
+        } else {
+            self
+        }
     }
 
     /// Whether the same call may succeed if retried (after a backoff).
@@ -365,6 +397,7 @@ impl Error {
             | Error::CommitConflict { .. }
             | Error::IdempotencyKeyInUse { .. } => true,
             Error::Engine { retryable, .. } => *retryable,
+            Error::NotApplied(inner) => inner.is_retryable(),
             _ => false,
         }
     }

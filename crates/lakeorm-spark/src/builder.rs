@@ -16,6 +16,9 @@ use crate::server::SparkServer;
 /// The default number of pooled sessions.
 pub const DEFAULT_POOL_SIZE: usize = 8;
 
+/// How long a call waits for a free session by default.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Configures a [`SparkDriver`].
 #[derive(Debug, Clone)]
 #[must_use]
@@ -26,6 +29,7 @@ pub struct SparkDriverBuilder {
     capabilities: Option<DriverCapabilities>,
     flavor: Option<EngineFlavor>,
     max_request_bytes: usize,
+    acquire_timeout: Duration,
     retries: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
@@ -41,6 +45,15 @@ impl SparkDriverBuilder {
     /// How many sessions concurrent calls share (default [`DEFAULT_POOL_SIZE`]).
     pub fn pool_size(mut self, sessions: usize) -> Self {
         self.pool_size = sessions.max(1);
+        self
+    }
+
+    /// How long a call waits for a free session before it fails with
+    /// [`Error::SessionTimeout`](lakeorm_core::Error::SessionTimeout) (default
+    /// [`DEFAULT_ACQUIRE_TIMEOUT`]): a call nested in a stream that holds the last session
+    /// would otherwise wait forever.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
         self
     }
 
@@ -87,7 +100,12 @@ impl SparkDriverBuilder {
         };
         SparkDriver {
             inner: Arc::new(Inner {
-                pool: Arc::new(Pool::new(self.url, self.pool_size, retry)),
+                pool: Arc::new(Pool::new(
+                    self.url,
+                    self.pool_size,
+                    retry,
+                    self.acquire_timeout,
+                )),
                 commits: CommitQueue::default(),
                 capabilities: self
                     .capabilities
@@ -120,6 +138,7 @@ impl SparkDriver {
             capabilities: None,
             flavor: None,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             retries: 4,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use lakeorm_core::{
     Driver, DriverCapabilities, EngineFlavor, Error, ExecContext, ExecMetrics, ExecutionPlan,
-    Location, Predicate, QueryResult, Result, Statement, WriteSource,
+    IngestId, Location, Predicate, QueryResult, Result, Statement, TableSpec, WriteSource,
 };
 
 use crate::commands::run_all;
@@ -19,6 +19,7 @@ use crate::pool::{Lease, Pool};
 use crate::server::SparkServer;
 use crate::session::SessionLease;
 use crate::stream::stream_query;
+use crate::witness::{self, Logged};
 
 /// lakeorm's driver for Spark Connect servers: Apache Spark 4, Databricks Connect, Sail.
 ///
@@ -63,6 +64,49 @@ impl SparkDriver {
 }
 
 impl SparkDriver {
+    /// Runs the statements of `plan` on the lent session.
+    async fn run_plan(
+        &self,
+        lease: &mut Lease,
+        plan: &ExecutionPlan,
+        statements: &mut Vec<Statement>,
+        ctx: ExecContext<'_>,
+    ) -> Result<ExecMetrics> {
+        match plan {
+            ExecutionPlan::Append {
+                source: WriteSource::Batches(batches),
+                ..
+            }
+            | ExecutionPlan::Merge {
+                source: WriteSource::Batches(batches),
+                ..
+            }
+            | ExecutionPlan::Update {
+                source: WriteSource::Batches(batches),
+                ..
+            } => with_source(lease, batches, statements, self.inner.max_request_bytes).await,
+            ExecutionPlan::Delete {
+                predicate: Predicate::Keys { values, .. },
+                ..
+            } => {
+                with_source(
+                    lease,
+                    std::slice::from_ref(values),
+                    statements,
+                    self.inner.max_request_bytes,
+                )
+                .await
+            }
+            ExecutionPlan::CreateTable { table } => {
+                if let Some(attach) = self.create_table(lease, table, statements, ctx).await? {
+                    *statements = vec![attach];
+                }
+                Ok(ExecMetrics::default())
+            }
+            _ => run_all(lease, statements).await,
+        }
+    }
+
     /// Creates the model's table. When its location already holds a table written elsewhere
     /// (another engine, another server), some servers (Sail) refuse the declared schema even
     /// where it matches; the table is then attached as it is, schema from its own log, with
@@ -87,6 +131,62 @@ impl SparkDriver {
         tracing::info!(table = %table.table, "attaching an existing table");
         run_all(lease, std::slice::from_ref(&attach)).await?;
         Ok(Some(attach))
+    }
+}
+
+/// An operation on a lent session, until the server has answered it. Dropped before that (the
+/// caller's future was cancelled: a timeout, a dropped task), it interrupts the operation by
+/// its tag, retires the session (its temporary views go with it) and keeps the table's place
+/// in the commit queue until the server has answered the interrupt.
+struct InFlight {
+    lease: Option<Lease>,
+    queued: Option<tokio::sync::OwnedMutexGuard<()>>,
+    tag: String,
+}
+
+impl InFlight {
+    fn new(mut lease: Lease, queued: Option<tokio::sync::OwnedMutexGuard<()>>) -> Self {
+        let tag = lease.session_mut().tag();
+        InFlight {
+            lease: Some(lease),
+            queued,
+            tag,
+        }
+    }
+
+    fn lease(&mut self) -> &mut Lease {
+        self.lease.as_mut().expect("in flight until finished")
+    }
+
+    /// The operation failed in a way that leaves it possibly running: interrupt it and retire
+    /// the session before returning the error.
+    async fn abort(mut self) {
+        if let Some(mut lease) = self.lease.take() {
+            lease.discard();
+            let client = Arc::clone(&lease.session().client);
+            crate::pool::interrupt(&client, &self.tag).await;
+        }
+    }
+
+    /// The server answered: the lease goes back to the caller, the queue moves on.
+    fn finish(mut self) -> Lease {
+        self.queued = None;
+        self.lease.take().expect("in flight until finished")
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let Some(mut lease) = self.lease.take() else {
+            return;
+        };
+        lease.discard();
+        let client = Arc::clone(&lease.session().client);
+        crate::pool::cancel(
+            client,
+            std::mem::take(&mut self.tag),
+            (lease, self.queued.take()),
+        );
     }
 }
 
@@ -146,52 +246,25 @@ impl Driver for SparkDriver {
             ));
         }
         let mut statements = ctx.dialect.render(&plan)?;
-        let _queued = self.inner.commits.enter(self.inner.server, &plan).await;
-        let mut lease = self.lease().await?;
-        let mut metrics = match &plan {
-            ExecutionPlan::Append {
-                source: WriteSource::Batches(batches),
-                ..
-            }
-            | ExecutionPlan::Merge {
-                source: WriteSource::Batches(batches),
-                ..
-            }
-            | ExecutionPlan::Update {
-                source: WriteSource::Batches(batches),
-                ..
-            } => {
-                with_source(
-                    &mut lease,
-                    batches,
-                    &statements,
-                    self.inner.max_request_bytes,
-                )
-                .await?
-            }
-            ExecutionPlan::Delete {
-                predicate: Predicate::Keys { values, .. },
-                ..
-            } => {
-                with_source(
-                    &mut lease,
-                    std::slice::from_ref(values),
-                    &statements,
-                    self.inner.max_request_bytes,
-                )
-                .await?
-            }
-            ExecutionPlan::CreateTable { table } => {
-                if let Some(attach) = self
-                    .create_table(&mut lease, table, &statements, ctx)
-                    .await?
-                {
-                    statements = vec![attach];
+        let queued = self.inner.commits.enter(self.inner.server, &plan).await;
+        // No part of the plan has reached the server while no session is lent.
+        let lease = self.lease().await.map_err(Error::not_applied)?;
+        let mut in_flight = InFlight::new(lease, queued);
+        let result = self
+            .run_plan(in_flight.lease(), &plan, &mut statements, ctx)
+            .await;
+        let mut metrics = match result {
+            Ok(metrics) => metrics,
+            Err(error) => {
+                // The server may still be running it: stop it before anyone asks whether it
+                // committed.
+                if error.is_retryable() && !error.is_unapplied() {
+                    in_flight.abort().await;
                 }
-                ExecMetrics::default()
+                return Err(error);
             }
-            _ => run_all(&mut lease, &statements).await?,
         };
+        let mut lease = in_flight.finish();
         match &plan {
             ExecutionPlan::CreateTable { table } => {
                 // The table's own statement is the last (the Iceberg dialect creates the
@@ -240,6 +313,39 @@ impl Driver for SparkDriver {
         }
     }
 
+    /// Whether a write committed: its rows in the current version, a commit carrying its id,
+    /// or its rows in a version made since it began (see [`witness`]).
+    async fn is_committed(
+        &self,
+        table: &TableSpec,
+        ingest_id: &IngestId,
+        ctx: ExecContext<'_>,
+    ) -> Result<bool> {
+        let qualified = lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table);
+        match self
+            .has_rows(&witness::probe(&qualified, None, ingest_id))
+            .await
+        {
+            Ok(true) => return Ok(true),
+            Ok(false) => {}
+            Err(Error::TableNotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let location = ctx.backend.table_location(&table.table.name);
+        match witness::logged(ctx.backend, table, &location, ingest_id).await? {
+            Logged::Committed => Ok(true),
+            Logged::Candidates(versions) => {
+                for version in versions {
+                    let probe = witness::probe(&qualified, Some(version), ingest_id);
+                    if self.has_rows(&probe).await? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+        }
+    }
+
     fn flavor(&self) -> EngineFlavor {
         self.inner.flavor
     }
@@ -258,6 +364,16 @@ impl Driver for SparkDriver {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+impl SparkDriver {
+    /// Whether a query returns a row.
+    async fn has_rows(&self, statement: &Statement) -> Result<bool> {
+        let lease = self.lease().await?;
+        let result = stream_query(lease, statement).await?;
+        let batches: Vec<_> = futures::TryStreamExt::try_collect(result.batches).await?;
+        Ok(batches.iter().any(|b| b.num_rows() > 0))
     }
 }
 

@@ -12,6 +12,7 @@ const UNAVAILABLE: i32 = 14;
 const DEADLINE_EXCEEDED: i32 = 4;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const UNIMPLEMENTED: i32 = 12;
+const UNKNOWN: i32 = 2;
 
 /// Cluster states in which a Databricks cluster refuses work but will accept it later.
 const STARTING_STATES: &[&str] = &["PENDING", "RESTARTING", "STARTING", "RESIZING"];
@@ -51,10 +52,17 @@ pub(crate) fn classify(error: SparkError, operation: &str) -> Error {
     if code == Some(UNIMPLEMENTED) || looks_unsupported(&error, &message) {
         return Error::unsupported(operation, ENGINE, message);
     }
+    let lower = message.to_ascii_lowercase();
+    // The server could not be reached at all: nothing of the request was sent.
+    if never_connected(&lower) {
+        return Error::engine(ENGINE, operation, true, error).not_applied();
+    }
+    // The connection broke mid-request (HTTP/2 errors surface as UNKNOWN): retryable, but
+    // the server may have acted on it.
     let retryable = matches!(
         code,
         Some(UNAVAILABLE | DEADLINE_EXCEEDED | RESOURCE_EXHAUSTED)
-    );
+    ) || (code == Some(UNKNOWN) && broken_connection(&lower));
     Error::engine(ENGINE, operation, retryable, error)
 }
 
@@ -95,6 +103,27 @@ fn missing_table(error: &SparkError, message: &str) -> Option<String> {
         .map(|n| n.rsplit('.').next().unwrap_or(n))
         .filter(|n| !n.is_empty());
     Some(name.unwrap_or("(unnamed)").to_owned())
+}
+
+/// Whether a transport error says the connection was never made.
+fn never_connected(lower: &str) -> bool {
+    ["tcp connect error", "connection refused", "dns error"]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// Whether a transport error says an open connection broke.
+fn broken_connection(lower: &str) -> bool {
+    [
+        "h2 protocol error",
+        "error reading a body from connection",
+        "connection reset",
+        "broken pipe",
+        "connection closed",
+        "transport error",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
 }
 
 /// The cluster state named in a "cluster not ready" message, if any.
@@ -188,6 +217,30 @@ mod tests {
             e.to_string().contains("spark-connect failed during query"),
             "{e}"
         );
+        // Nothing was sent: re-running cannot apply anything twice.
+        assert!(e.is_unapplied());
+    }
+
+    /// A connection that broke mid-request leaves the outcome open: retryable, not known to
+    /// be unapplied.
+    #[test]
+    fn a_broken_connection_is_retryable_but_ambiguous() {
+        for (code, message) in [
+            (
+                UNKNOWN,
+                "h2 protocol error: error reading a body from connection",
+            ),
+            (UNAVAILABLE, "error trying to connect: broken pipe"),
+            (
+                DEADLINE_EXCEEDED,
+                "Deadline expired before operation could complete",
+            ),
+        ] {
+            let e = classify(status(code, message), "insert into t");
+            assert!(e.is_retryable() && !e.is_unapplied(), "{message}: {e:?}");
+        }
+        let other = classify(status(UNKNOWN, "the query failed"), "insert into t");
+        assert!(!other.is_retryable());
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub(crate) async fn with_source(
 ) -> Result<ExecMetrics> {
     let chunks = chunks(batches, max_request_bytes)?;
     let mut views = Vec::new();
-    let result = async {
+    // Until the write statement runs, nothing of it can have taken effect.
+    let registered = async {
         match chunks.len() {
             0 => {
                 // Nothing to send but the shape: an empty view with the batches' schema.
@@ -106,9 +107,14 @@ pub(crate) async fn with_source(
                 views.push(SOURCE_VIEW.to_owned());
             }
         }
-        run_all(lease, statements).await
+        Ok::<_, Error>(())
     }
-    .await;
+    .await
+    .map_err(Error::not_applied);
+    let result = match registered {
+        Ok(()) => run_all(lease, statements).await,
+        Err(e) => Err(e),
+    };
     // The views hold the rows in server memory: free them whatever happened.
     for view in views.iter().rev() {
         let drop_view = Statement::new(format!("DROP VIEW IF EXISTS `{view}`"));

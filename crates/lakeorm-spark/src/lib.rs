@@ -34,8 +34,9 @@ mod pool;
 mod server;
 mod session;
 mod stream;
+mod witness;
 
-pub use builder::{DEFAULT_POOL_SIZE, SparkDriverBuilder};
+pub use builder::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, SparkDriverBuilder};
 pub use connection::ConnectionString;
 pub use driver::SparkDriver;
 pub use ingest::DEFAULT_MAX_REQUEST_BYTES;

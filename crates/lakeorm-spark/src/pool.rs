@@ -40,6 +40,8 @@ const CLIENT_TYPE: &str = concat!("lakeorm/", env!("CARGO_PKG_VERSION"));
 pub(crate) struct Pool {
     url: ConnectionString,
     retry: RetryPolicy,
+    size: usize,
+    acquire_timeout: std::time::Duration,
     slots: Arc<Semaphore>,
     idle: Mutex<Vec<Session>>,
     root: OnceCell<SparkConnectClient>,
@@ -61,15 +63,25 @@ struct Attachment {
 pub(crate) struct Session {
     pub(crate) client: Arc<SparkConnectClient>,
     user_id: String,
+    /// The tag of the operation the session runs, sent with each request, by which a
+    /// cancelled operation is interrupted.
+    tag: Option<String>,
     attached: HashMap<String, u64>,
     pub(crate) spark: Option<spark_connect::SparkSession>,
 }
 
 impl Pool {
-    pub(crate) fn new(url: ConnectionString, size: usize, retry: RetryPolicy) -> Self {
+    pub(crate) fn new(
+        url: ConnectionString,
+        size: usize,
+        retry: RetryPolicy,
+        acquire_timeout: std::time::Duration,
+    ) -> Self {
         Pool {
             url,
             retry,
+            size: size.max(1),
+            acquire_timeout,
             slots: Arc::new(Semaphore::new(size.max(1))),
             idle: Mutex::new(Vec::new()),
             root: OnceCell::new(),
@@ -88,10 +100,17 @@ impl Pool {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        let permit = Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
-            .map_err(|_| closed())?;
+        let permit = tokio::time::timeout(
+            self.acquire_timeout,
+            Arc::clone(&self.slots).acquire_owned(),
+        )
+        .await
+        .map_err(|_| Error::SessionTimeout {
+            engine: ENGINE.to_owned(),
+            waited: self.acquire_timeout,
+            size: self.size,
+        })?
+        .map_err(|_| closed())?;
         let idle = self.idle.lock().expect("pool lock").pop();
         let session = match idle {
             Some(session) => session,
@@ -111,11 +130,22 @@ impl Pool {
         let root = self
             .root
             .get_or_try_init(|| async {
-                let builder = ChannelBuilder::parse(&self.url.to_url())
-                    .map_err(|e| classify(e, "parsing the connection string"))?;
-                let mut client = SparkConnectClient::connect(&builder)
-                    .await
-                    .map_err(|e| classify(e, "connecting"))?;
+                // The client's own messages may quote the string, token included.
+                let builder = ChannelBuilder::parse(&self.url.to_url()).map_err(|e| {
+                    Error::Config(format!(
+                        "the Spark Connect client refused the connection string {}: {}",
+                        self.url,
+                        self.url.redact(&e.message())
+                    ))
+                })?;
+                let mut client = SparkConnectClient::connect(&builder).await.map_err(|e| {
+                    Error::engine(
+                        ENGINE,
+                        format!("connecting to {}", self.url.endpoint()),
+                        true,
+                        std::io::Error::other(self.url.redact(&e.message())),
+                    )
+                })?;
                 client.set_retry_policy(self.retry.clone());
                 Ok::<_, Error>(client)
             })
@@ -134,6 +164,7 @@ impl Pool {
         Ok(Session {
             client: Arc::new(client),
             user_id: self.url.user_id.clone().unwrap_or_default(),
+            tag: None,
             attached: HashMap::new(),
             spark: None,
         })
@@ -219,6 +250,36 @@ fn closed() -> Error {
     Error::closed("the Spark Connect driver")
 }
 
+/// Interrupts the operation tagged `tag` on the server and releases the session, in the
+/// background; `hold` (the lease, a commit-queue place) is kept until the server has answered.
+/// What a cancelled call leaves behind: the server would otherwise run it on, and the next
+/// borrower of the session would find its temporary views.
+pub(crate) fn cancel(client: Arc<SparkConnectClient>, tag: String, hold: impl Send + 'static) {
+    let work = async move {
+        interrupt(&client, &tag).await;
+        drop(hold);
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn(work);
+        }
+        Err(_) => tracing::warn!(
+            "a Spark operation was cancelled outside a runtime; the server may still run it"
+        ),
+    }
+}
+
+/// Interrupts the operation tagged `tag` and releases its session on the server.
+pub(crate) async fn interrupt(client: &SparkConnectClient, tag: &str) {
+    match client.interrupt_tag(tag).await {
+        Ok(ids) => tracing::info!(tag, interrupted = ids.len(), "interrupted an operation"),
+        Err(error) => tracing::warn!(tag, %error, "could not interrupt an operation"),
+    }
+    if let Err(error) = client.release_session().await {
+        tracing::debug!(%error, "could not release the session of an interrupted operation");
+    }
+}
+
 /// A session on loan; back to the pool on drop (unless it broke).
 pub(crate) struct Lease {
     session: Option<Session>,
@@ -286,8 +347,16 @@ impl Session {
                 op_type: Some(plan),
             }),
             client_type: Some(CLIENT_TYPE.to_owned()),
+            tags: self.tag.iter().cloned().collect(),
             ..Default::default()
         }
+    }
+
+    /// Tags the requests the session sends from now on (a new tag per operation).
+    pub(crate) fn tag(&mut self) -> String {
+        let tag = format!("lakeorm-{}", uuid::Uuid::new_v4().simple());
+        self.tag = Some(tag.clone());
+        tag
     }
 
     /// Starts executing a plan; the responses stream back.

@@ -12,16 +12,18 @@ use spark_connect_core::client::ReattachableResponseStream;
 use spark_connect_proto as proto;
 
 use crate::errors::classify;
-use crate::pool::{Lease, decode_arrow, operation_name, sql_relation};
+use crate::pool::{Lease, cancel, decode_arrow, operation_name, sql_relation};
 
 /// Runs a query on a lent session and streams its batches; the session returns to the pool
 /// when the stream is dropped.
-pub(crate) async fn stream_query(lease: Lease, statement: &Statement) -> Result<QueryResult> {
+pub(crate) async fn stream_query(mut lease: Lease, statement: &Statement) -> Result<QueryResult> {
     let operation = operation_name(&statement.sql);
     let plan = proto::plan::OpType::Root(sql_relation(statement)?);
+    let tag = lease.session_mut().tag();
     let responses = lease.session().execute(plan, &operation).await?;
     let mut state = QueryState {
         lease,
+        tag,
         responses,
         pending: VecDeque::new(),
         operation,
@@ -48,6 +50,7 @@ pub(crate) async fn stream_query(lease: Lease, statement: &Statement) -> Result<
 
 struct QueryState {
     lease: Lease,
+    tag: String,
     responses: ReattachableResponseStream,
     pending: VecDeque<RecordBatch>,
     operation: String,
@@ -84,5 +87,21 @@ impl QueryState {
                 self.pending.extend(decode_arrow(&arrow.data)?);
             }
         }
+    }
+}
+
+impl Drop for QueryState {
+    /// A stream dropped before its end: the server would go on computing it, and the session
+    /// cannot be lent again mid-response. Interrupt it and retire the session.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.lease.discard();
+        cancel(
+            Arc::clone(&self.lease.session().client),
+            std::mem::take(&mut self.tag),
+            (),
+        );
     }
 }

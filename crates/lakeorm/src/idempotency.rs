@@ -78,6 +78,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) struct KeyGuard {
     scope: String,
     ingest_id: Option<IngestId>,
+    /// The write returned (committed or failed). A guard dropped without it was cancelled,
+    /// and its write may still run on a server: the key then stays leased.
+    ended: bool,
     // Dropped before `lock` is looked at, so the map entry can go.
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     lock: Arc<tokio::sync::Mutex<()>>,
@@ -90,15 +93,23 @@ impl KeyGuard {
         KeyGuard {
             scope,
             ingest_id: None,
+            ended: false,
             guard: Some(guard),
             lock,
         }
     }
 }
 
+impl KeyGuard {
+    /// The write under the key has returned.
+    pub(crate) fn ended(mut self) {
+        self.ended = true;
+    }
+}
+
 impl Drop for KeyGuard {
     fn drop(&mut self) {
-        if let Some(id) = self.ingest_id {
+        if let Some(id) = self.ingest_id.filter(|_| self.ended) {
             let mut finished = lock(&FINISHED);
             if finished.len() >= FINISHED_CAPACITY {
                 finished.clear();

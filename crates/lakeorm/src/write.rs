@@ -242,7 +242,9 @@ impl Client {
         let report = self
             .write_batch(table, shape, batch, ingest_id, options.path)
             .await;
-        drop(key_guard);
+        if let Some(guard) = key_guard {
+            guard.ended();
+        }
         report
     }
 

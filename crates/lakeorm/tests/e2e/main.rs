@@ -8,6 +8,11 @@
 //! which case a missing server fails the test.
 
 mod engines;
+mod exactly_once;
+// The fault-injecting driver of the integration tests, here around a Spark Connect driver.
+#[path = "../it/faults.rs"]
+#[allow(dead_code)]
+mod faults;
 mod iceberg_interop;
 mod interop;
 mod scenarios;

@@ -239,10 +239,12 @@ fn delta_commits(lake: &TestLake) -> usize {
         .count()
 }
 
-/// The server dies while a staged insert runs: the call fails, the table is as it was, and
-/// the Finalizer removed the staging prefix.
+/// The server dies while a staged insert runs: the call fails (its outcome unknown, since
+/// the server cannot be asked), the table holds none of the batch, the parts the dead server
+/// may have been reading are left to the janitor, and a retry with the same key on a new
+/// server writes the batch exactly once.
 #[tokio::test]
-async fn a_killed_server_mid_insert_leaves_nothing_behind() {
+async fn a_killed_server_mid_insert_loses_and_duplicates_nothing() {
     let Some(mut sail) = PrivateSail::start() else {
         return;
     };
@@ -250,10 +252,18 @@ async fn a_killed_server_mid_insert_leaves_nothing_behind() {
     let client = engines::sail(&sail.url, &lake, Format::Delta, ClientOptions::default());
     client.migrate::<Order>().await.unwrap();
     let commits = delta_commits(&lake);
+    let rows = orders(0..1_000_000, 0);
 
     let writer = {
         let client = client.clone();
-        tokio::spawn(async move { client.insert(&orders(0..1_000_000, 0)).staged().await })
+        let rows = rows.clone();
+        tokio::spawn(async move {
+            client
+                .insert(&rows)
+                .staged()
+                .idempotency_key("nightly")
+                .await
+        })
     };
     // Kill the server once the parts are staged, while the engine runs the INSERT.
     let staging = lake.dir.path().join("_staging");
@@ -267,12 +277,29 @@ async fn a_killed_server_mid_insert_leaves_nothing_behind() {
 
     let error = writer.await.unwrap().unwrap_err();
     eprintln!("the write failed as expected: {error}");
-    assert!(client.backend().list_staging().await.unwrap().is_empty());
+    assert!(
+        matches!(error, lakeorm::Error::OutcomeUnknown { .. }) || !error.is_retryable(),
+        "{error:?}"
+    );
     assert_eq!(delta_commits(&lake), commits, "a commit landed");
-    let embedded = engines::embedded(&lake).await;
-    let rows: Vec<Order> = Query::sql("SELECT * FROM orders")
-        .fetch_all(&embedded)
+
+    // A new server; the janitor (forced: no server reads the parts any more) and the retry.
+    let sail = PrivateSail::start().unwrap();
+    let client = engines::sail(&sail.url, &lake, Format::Delta, ClientOptions::default());
+    client.migrate::<Order>().await.unwrap();
+    client
+        .cleanup_staging(Duration::ZERO)
+        .force()
         .await
         .unwrap();
-    assert!(rows.is_empty());
+    assert!(client.backend().list_staging().await.unwrap().is_empty());
+    let retry = client
+        .insert(&rows)
+        .staged()
+        .idempotency_key("nightly")
+        .await
+        .unwrap();
+    assert!(!retry.deduplicated);
+    assert_eq!(totals(&client).await, expected(&rows));
+    assert!(client.backend().list_staging().await.unwrap().is_empty());
 }

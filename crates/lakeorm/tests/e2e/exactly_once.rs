@@ -1,0 +1,208 @@
+//! Exactly once on Spark Connect (Sail, Delta and Iceberg): the commit log answers whether a
+//! write landed, so a lost reply is not written twice and a write that did not land is; a
+//! cancelled write is interrupted on the server; a call nested in a stream that holds the
+//! only session fails with a typed error instead of waiting forever.
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lakeorm::spark::SparkDriver;
+use lakeorm::spark::SparkServer;
+use lakeorm::{
+    Client, ClientOptions, ConflictStrategy, Driver, Error, IngestId, Query, RetryPolicy, Row,
+};
+
+use crate::engines::{self, Format, Order, TestLake, orders};
+use crate::faults::{Fault, Faulty};
+
+#[derive(Row)]
+struct N {
+    n: i64,
+}
+
+async fn count(client: &Client) -> i64 {
+    Query::<N>::sql("SELECT COUNT(*) AS n FROM orders")
+        .fetch_one(client)
+        .await
+        .unwrap()
+        .n
+}
+
+fn quick_retries() -> ClientOptions {
+    ClientOptions::default().retry(RetryPolicy {
+        max_retries: 5,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+    })
+}
+
+/// A client on Sail whose driver can be failed around its commits.
+fn faulty_sail(url: &str, lake: &TestLake, format: Format) -> (Client, Arc<Faulty>) {
+    let base = engines::sail(url, lake, format, ClientOptions::default());
+    let driver = Faulty::wrap(Arc::new(engines::sail_driver(url)) as Arc<dyn Driver>);
+    let client = Client::with_options(
+        driver.clone(),
+        base.dialect().clone(),
+        base.backend().clone(),
+        quick_retries(),
+    );
+    (client, driver)
+}
+
+async fn the_commit_log_decides_retries(format: Format) {
+    let Some(url) = engines::sail_url() else {
+        return;
+    };
+    let lake = TestLake::new();
+    let (client, faulty) = faulty_sail(&url, &lake, format);
+    client.migrate::<Order>().await.unwrap();
+
+    // The reply is lost after Sail committed: found in the log, not written again.
+    faulty.arm(Fault::AfterCommit { retryable: true });
+    let first = client.insert(&orders(0..100, 0)).await.unwrap();
+    assert_eq!(count(&client).await, 100, "{format:?}");
+    // The connection drops before Sail saw the write: not in the log, written once.
+    faulty.arm(Fault::BeforeCommit { retryable: true });
+    let second = client.insert(&orders(100..150, 0)).await.unwrap();
+    assert_eq!(second.metrics.retries, 1);
+    assert_eq!(count(&client).await, 150, "{format:?}");
+    assert_eq!(faulty.faults_fired(), 2);
+
+    // An upsert replaces the first write's rows, and with them its ingest id: the versions
+    // made since it began still show that it committed.
+    client
+        .insert(&orders(0..100, 1))
+        .on_conflict(ConflictStrategy::Update)
+        .await
+        .unwrap();
+    assert!(
+        client
+            .is_committed::<Order>(&first.ingest_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !client
+            .is_committed::<Order>(&IngestId::new())
+            .await
+            .unwrap()
+    );
+
+    // An idempotent retry after a reply lost for good (the error reached the caller).
+    faulty.arm(Fault::AfterCommit { retryable: false });
+    let rows = orders(500..520, 0);
+    assert!(client.insert(&rows).idempotency_key("k-1").await.is_err());
+    let retry = client.insert(&rows).idempotency_key("k-1").await.unwrap();
+    assert!(retry.deduplicated, "{format:?}");
+    assert_eq!(count(&client).await, 170, "{format:?}");
+}
+
+#[tokio::test]
+async fn the_commit_log_decides_retries_on_delta() {
+    the_commit_log_decides_retries(Format::Delta).await;
+}
+
+#[tokio::test]
+async fn the_commit_log_decides_retries_on_iceberg() {
+    the_commit_log_decides_retries(Format::Iceberg).await;
+}
+
+/// A write whose future is dropped mid-flight (a timeout) is interrupted on the server; the
+/// table holds all of it or none; the session pool keeps working at its size; a retry with
+/// the same key, once its lease has passed, writes it exactly once.
+async fn a_cancelled_write(format: Format) {
+    let Some(url) = engines::sail_url() else {
+        return;
+    };
+    let lake = TestLake::new();
+    let driver = SparkDriver::builder(&url)
+        .unwrap()
+        .server(SparkServer::Sail)
+        .pool_size(2)
+        .build();
+    let base = engines::sail(&url, &lake, format, ClientOptions::default());
+    let client = Client::with_options(
+        Arc::new(driver),
+        base.dialect().clone(),
+        base.backend().clone(),
+        ClientOptions::default().idempotency_lease(Duration::from_secs(2)),
+    );
+    client.migrate::<Order>().await.unwrap();
+    let rows = orders(0..200_000, 0);
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(300),
+        client
+            .insert(&rows)
+            .direct()
+            .idempotency_key("big")
+            .into_future(),
+    )
+    .await;
+    let landed = count(&client).await;
+    assert!(
+        landed == 0 || landed == 200_000,
+        "{format:?}: {landed} rows"
+    );
+    if cancelled.is_ok() {
+        eprintln!("{format:?}: the write finished within the timeout");
+    }
+    // The retry, once the cancelled call's lease is over.
+    let report = loop {
+        match client.insert(&rows).direct().idempotency_key("big").await {
+            Err(Error::IdempotencyKeyInUse { .. }) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(count(&client).await, 200_000, "{format:?}: {report:?}");
+    // The pool still lends its two sessions.
+    let (a, b, c) = tokio::join!(count(&client), count(&client), count(&client));
+    assert_eq!((a, b, c), (200_000, 200_000, 200_000));
+}
+
+#[tokio::test]
+async fn a_cancelled_write_on_delta_lands_once() {
+    a_cancelled_write(Format::Delta).await;
+}
+
+#[tokio::test]
+async fn a_cancelled_write_on_iceberg_lands_once() {
+    a_cancelled_write(Format::Iceberg).await;
+}
+
+/// With one session, a query nested in the reading of a stream cannot get one: a typed error
+/// after the acquire timeout, and the stream, once dropped, frees the session.
+#[tokio::test]
+async fn a_call_nested_in_a_stream_on_a_one_session_pool_times_out() {
+    let Some(url) = engines::sail_url() else {
+        return;
+    };
+    let lake = TestLake::new();
+    let driver = SparkDriver::builder(&url)
+        .unwrap()
+        .server(SparkServer::Sail)
+        .pool_size(1)
+        .acquire_timeout(Duration::from_secs(2))
+        .build();
+    let base = engines::sail(&url, &lake, Format::Delta, ClientOptions::default());
+    let client = Client::with_options(
+        Arc::new(driver),
+        base.dialect().clone(),
+        base.backend().clone(),
+        ClientOptions::default(),
+    );
+    client.migrate::<Order>().await.unwrap();
+    client.insert(&orders(0..10, 0)).await.unwrap();
+    let mut stream = Box::pin(client.query::<Order>().fetch());
+    assert!(stream.next().await.unwrap().is_ok());
+    let nested = client.query::<Order>().fetch_all().await.unwrap_err();
+    assert!(
+        matches!(nested, Error::SessionTimeout { size: 1, .. }),
+        "{nested:?}"
+    );
+    drop(stream);
+    assert_eq!(count(&client).await, 10);
+}
