@@ -110,7 +110,9 @@ impl Target {
             SparkServerKind::Sail => SparkServer::Sail,
             SparkServerKind::Databricks => SparkServer::Databricks,
         };
-        let driver = SparkDriver::builder(url)?
+        // Shown redacted from here on: the string may hold a token.
+        let url = lakeorm::spark::ConnectionString::parse(url)?;
+        let driver = SparkDriver::builder_for(url.clone())
             .server(server)
             .retries(1, Duration::from_millis(200), Duration::from_secs(1))
             .build();
@@ -126,7 +128,7 @@ impl Target {
             if error.is_retryable() {
                 return Err(EngineUnavailable {
                     engine: "spark",
-                    detail: format!("{url} does not answer: {error}"),
+                    detail: url.redact(&format!("{url} does not answer: {error}")),
                 }
                 .into());
             }

@@ -38,7 +38,8 @@ struct Cli {
     #[arg(long, global = true, env = "LAKEORM_ENGINE", value_enum, default_value_t = Engine::Local)]
     engine: Engine,
     /// The Spark Connect server for `--engine spark` (`sc://host:port/;token=…`).
-    #[arg(long, global = true, env = "LAKEORM_SPARK_URL")]
+    // The URL may hold a token: `--help` must not print the variable's value.
+    #[arg(long, global = true, env = "LAKEORM_SPARK_URL", hide_env_values = true)]
     spark_url: Option<String>,
     /// What kind of Spark Connect server `--spark-url` is (sets its capabilities).
     #[arg(long, global = true, env = "LAKEORM_SPARK_SERVER", value_enum, default_value_t = SparkServerKind::Spark)]

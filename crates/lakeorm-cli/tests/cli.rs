@@ -465,3 +465,34 @@ fn every_command_has_help() {
         assert!(text(&out.stdout).contains("Usage:"), "{args:?}");
     }
 }
+
+/// No token reaches the terminal: not in `--help` (clap prints the values of `env`
+/// arguments), not in the message of a server that does not answer.
+#[test]
+fn secrets_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "dapi-SEKRIT/with=odd;chars";
+    let url = format!(
+        "sc://127.0.0.1:1/;token={};x-api-key=K3Y-SEKRIT",
+        secret
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+            .replace(';', "%3B")
+    );
+    let help = Command::new(env!("CARGO_BIN_EXE_lakeorm"))
+        .arg("--help")
+        .env("LAKEORM_SPARK_URL", &url)
+        .output()
+        .unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_lakeorm"))
+        .args(["--lake"])
+        .arg(dir.path())
+        .args(["--engine", "spark", "--spark-url", &url, "sql", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused.stderr));
+    for out in [&help, &refused] {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains("SEKRIT"), "{all}");
+    }
+}

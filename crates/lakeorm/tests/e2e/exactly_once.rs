@@ -206,3 +206,74 @@ async fn a_call_nested_in_a_stream_on_a_one_session_pool_times_out() {
     drop(stream);
     assert_eq!(count(&client).await, 10);
 }
+
+/// A buffer the log is written to.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A token and a credential header go nowhere a person reads: not into errors (`Display`,
+/// `Debug`), not into the log at any level, not into the `Debug` of the driver and client, not
+/// into metric labels. The server does not answer (a closed port), the worst case for error
+/// text. Runs without a server.
+#[tokio::test]
+async fn secrets_stay_out_of_errors_logs_debug_and_metrics() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _log = tracing::subscriber::set_default(subscriber);
+    let token = "dapi-SEKRIT/x=y";
+    let url = format!(
+        "sc://127.0.0.1:1/;token={};x-api-key=K3Y-SEKRIT",
+        token.replace('/', "%2F").replace('=', "%3D")
+    );
+    let driver = SparkDriver::builder(&url)
+        .unwrap()
+        .retries(0, Duration::from_millis(1), Duration::from_millis(1))
+        .build();
+    let lake = TestLake::new();
+    let client = Client::with_options(
+        Arc::new(driver),
+        Arc::new(lakeorm::delta::DeltaDialect::new()),
+        lake.backend.clone(),
+        quick_retries(),
+    );
+    let mut shown = vec![format!("{client:?}"), format!("{:?}", client.driver())];
+    for error in [
+        client.ping().await.unwrap_err(),
+        client.migrate::<Order>().await.unwrap_err(),
+        client.insert(&orders(0..3, 0)).await.unwrap_err(),
+        client
+            .insert(&orders(0..3, 0))
+            .idempotency_key("k")
+            .await
+            .unwrap_err(),
+    ] {
+        shown.push(error.to_string());
+        shown.push(format!("{error:?}"));
+    }
+    let metrics = prometheus::TextEncoder::new()
+        .encode_to_string(&client.metrics_registry().gather())
+        .unwrap();
+    shown.push(metrics);
+    shown.push(String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned());
+    for text in &shown {
+        assert!(!text.contains("SEKRIT"), "{text}");
+    }
+    assert!(
+        shown.last().unwrap().contains("lakeorm"),
+        "the log was captured"
+    );
+}
