@@ -185,11 +185,23 @@ impl fmt::Display for DecodeError {
             write!(f, " at row {row}")?;
         }
         match &self.0.kind {
-            DecodeErrorKind::MissingColumn { available } => write!(
-                f,
-                ": the result has no such column (it has: {}); select it or alias it in SQL",
-                available.join(", ")
-            ),
+            DecodeErrorKind::MissingColumn { available } => {
+                // A wide result would make the message as long as its schema.
+                const SHOWN: usize = 32;
+                let mut names = available
+                    .iter()
+                    .take(SHOWN)
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if available.len() > SHOWN {
+                    names.push_str(&format!(", … and {} more", available.len() - SHOWN));
+                }
+                write!(
+                    f,
+                    ": the result has no such column (it has: {names}); select it or alias it in SQL"
+                )
+            }
             DecodeErrorKind::TypeMismatch { expected, found } => {
                 write!(f, ": expected {expected}, found Arrow type {found}")
             }

@@ -11,8 +11,22 @@ use crate::Result;
 use crate::convert::{JsonError, json_expected};
 use crate::lake::Lake;
 
+/// The largest document [`from_json`] and [`from_json_array`] read: 256 MiB. A larger one is
+/// an error naming its size before any of it is parsed (a document is held in memory
+/// several times over while it is decoded); read large inputs as several arrays.
+pub const MAX_JSON_BYTES: usize = 256 << 20;
+
 /// Parses one JSON document and nothing after it.
 fn parse_document(bytes: &[u8], model: &'static str) -> Result<Value> {
+    if bytes.len() > MAX_JSON_BYTES {
+        return Err(JsonError::new(format!(
+            "the document is {} bytes, over the {} MiB from_json reads; split it into several arrays of records",
+            bytes.len(),
+            MAX_JSON_BYTES >> 20
+        ))
+        .for_model(model)
+        .into());
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = Value::deserialize(&mut deserializer)
         .map_err(|e| JsonError::new(e.to_string()).for_model(model))?;

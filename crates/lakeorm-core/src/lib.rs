@@ -46,7 +46,7 @@ pub use error::{
 };
 pub use generated::GeneratedColumn;
 pub use ingest::IngestId;
-pub use json::{from_json, from_json_array};
+pub use json::{MAX_JSON_BYTES, from_json, from_json_array};
 pub use lake::{
     Lake, Row, decode_batch, encode_rows, encode_stamped, schema_fingerprint, validate,
     with_ingest_id,

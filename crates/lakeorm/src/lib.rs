@@ -72,8 +72,8 @@ pub use write::{Insert, WriteReport};
 // The model layer.
 pub use lakeorm_core::{
     AutoKind, ColumnType, ColumnValue, FieldError, INGEST_ID_COLUMN, IngestId, Lake, LakeField,
-    LakeSchema, LakeType, Partition, Row, RuleSpec, SortableId, StructField, ValidationError,
-    from_json, from_json_array, register_validator, schema_fingerprint, validate,
+    LakeSchema, LakeType, MAX_JSON_BYTES, Partition, Row, RuleSpec, SortableId, StructField,
+    ValidationError, from_json, from_json_array, register_validator, schema_fingerprint, validate,
 };
 pub use lakeorm_derive::{Lake, Row};
 

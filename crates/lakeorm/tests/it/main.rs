@@ -2,6 +2,7 @@
 //! decoder, validation and strict JSON; the Client on real Delta tables (writes, reads, partition
 //! transforms, staging, migrations).
 
+mod bad_input;
 mod client;
 mod decode;
 mod exactly_once;
@@ -11,6 +12,7 @@ mod json;
 mod migrate;
 mod models;
 mod partitions;
+mod reliability;
 mod roundtrip;
 mod schema;
 mod staging;
