@@ -13,6 +13,10 @@
 //!   stopped afterwards, pass or fail. `ci` runs the same suite as part of its test step.
 //! - `bench`: the benchmarks, with their results printed as ratios against the peers measured in
 //!   the same run.
+//! - `soak`: the fault, load, input and secrets tests with their iterations multiplied
+//!   (`--factor`, default 50: 16 tasks × 200 upserts, 10,000 small inserts, 50,000,000
+//!   generated inputs per decoder), servers up as for `ci`. Both `ci` and `soak` write what those tests
+//!   counted to `docs/reliability.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus};
@@ -21,6 +25,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod reliability;
 mod servers;
 mod spark;
 
@@ -54,6 +59,12 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Run the fault, load, input and secrets tests longer, and write docs/reliability.md.
+    Soak {
+        /// How many times the `ci` iterations.
+        #[arg(long, default_value_t = 50)]
+        factor: u64,
+    },
     /// Run a command with the tests' S3 servers up and `LAKEORM_TEST_S3_*` set.
     #[command(name = "with-s3")]
     WithS3 {
@@ -74,6 +85,7 @@ fn main() -> Result<ExitCode> {
         }
         Task::WithS3 { command } => with_s3(&command),
         Task::E2e { args } => e2e(&root, &args).map(|()| ExitCode::SUCCESS),
+        Task::Soak { factor } => soak(&root, factor.max(1)).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -215,7 +227,12 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
     }
     // The servers live for the test step only; dropping them stops them, pass or fail.
     let servers = TestServers::start(root)?;
-    let env = servers.env();
+    let records = reliability::fresh_records(&bench::target_dir(root)?)?;
+    let mut env = servers.env();
+    env.push((
+        "LAKEORM_RELIABILITY_OUT".to_owned(),
+        records.display().to_string(),
+    ));
     let s3_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let tests = if has_nextest() {
         cargo(
@@ -250,6 +267,7 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
     };
     drop(servers);
     tests?;
+    reliability::render(root, &records, "ci", 1)?;
     // With Spark on, as the README's Spark Connect block needs it (the README is a doc test).
     cargo(
         root,
@@ -273,6 +291,41 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
     }
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
+}
+
+/// The tests that count what `docs/reliability.md` reports.
+const RELIABILITY_TESTS: &str =
+    "test(exactly_once) | test(bad_input) | test(load::) | test(killed) | test(secrets)";
+
+/// `soak`: the reliability tests with their iterations multiplied, then the report.
+fn soak(root: &Path, factor: u64) -> Result<()> {
+    let servers = TestServers::start(root)?;
+    let records = reliability::fresh_records(&bench::target_dir(root)?)?;
+    let mut env = servers.env();
+    env.push((
+        "LAKEORM_RELIABILITY_OUT".to_owned(),
+        records.display().to_string(),
+    ));
+    env.push(("LAKEORM_SOAK_FACTOR".to_owned(), factor.to_string()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tests = cargo(
+        root,
+        &[
+            "nextest",
+            "run",
+            "--workspace",
+            "--features",
+            ALL_FEATURES,
+            "--locked",
+            "--no-fail-fast",
+            "-E",
+            RELIABILITY_TESTS,
+        ],
+        &env,
+    );
+    drop(servers);
+    tests?;
+    reliability::render(root, &records, "soak", factor)
 }
 
 /// Every server the tests talk to: the S3 servers, Sail and Apache Spark.

@@ -153,7 +153,7 @@ pub enum WritePath {
     Auto,
     /// Arrow batches sent straight to the engine.
     Direct,
-    /// Staged: Parquet parts on the Backend under `_staging/<ingest_id>/`, then one engine
+    /// Staged: Parquet parts on the Backend under `_staging/<id>/`, then one engine
     /// operation over them; the parts are removed whether it commits or not.
     Staged,
 }

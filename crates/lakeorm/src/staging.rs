@@ -12,7 +12,7 @@ use lakeorm_core::{Error, ExecMetrics, ExecutionPlan, Location, Result};
 use crate::client::Client;
 
 /// The commit phase of a staged write: the Parquet parts are on the Backend under
-/// `_staging/<ingest_id>/`, and nothing is in the table yet.
+/// `_staging/<id>/` (an id minted for the upload), and nothing is in the table yet.
 ///
 /// [`commit`](Self::commit) runs the engine's one `INSERT … SELECT` or `MERGE` over the
 /// parts; if that fails the write is aborted. Either way the staging prefix is removed. A

@@ -16,6 +16,7 @@ use lakeorm::{
 
 use crate::engines::{self, Format, Order, TestLake, orders};
 use crate::faults::{Fault, Faulty};
+use crate::reliability::{lost_and_duplicated, record};
 
 #[derive(Row)]
 struct N {
@@ -96,7 +97,17 @@ async fn the_commit_log_decides_retries(format: Format) {
     assert!(client.insert(&rows).idempotency_key("k-1").await.is_err());
     let retry = client.insert(&rows).idempotency_key("k-1").await.unwrap();
     assert!(retry.deduplicated, "{format:?}");
-    assert_eq!(count(&client).await, 170, "{format:?}");
+    let rows = count(&client).await;
+    let [lost, duplicated] = lost_and_duplicated(170, rows);
+    record(
+        "fault",
+        &format!(
+            "Sail {format:?}: a transport error after the commit, one before it, an idempotent retry after a lost reply"
+        ),
+        3,
+        &[lost, duplicated],
+    );
+    assert_eq!(rows, 170, "{format:?}");
 }
 
 #[tokio::test]
@@ -157,7 +168,17 @@ async fn a_cancelled_write(format: Format) {
             other => break other.unwrap(),
         }
     };
-    assert_eq!(count(&client).await, 200_000, "{format:?}: {report:?}");
+    let landed = count(&client).await;
+    let [lost, duplicated] = lost_and_duplicated(200_000, landed);
+    record(
+        "fault",
+        &format!(
+            "Sail {format:?}: a 200,000-row insert whose future is dropped after 300 ms, then retried with its key"
+        ),
+        1,
+        &[lost, duplicated],
+    );
+    assert_eq!(landed, 200_000, "{format:?}: {report:?}");
     // The pool still lends its two sessions.
     let (a, b, c) = tokio::join!(count(&client), count(&client), count(&client));
     assert_eq!((a, b, c), (200_000, 200_000, 200_000));
@@ -202,6 +223,12 @@ async fn a_call_nested_in_a_stream_on_a_one_session_pool_times_out() {
     assert!(
         matches!(nested, Error::SessionTimeout { size: 1, .. }),
         "{nested:?}"
+    );
+    record(
+        "load",
+        "a query nested in a stream holding the only session: SessionTimeout, no deadlock",
+        1,
+        &[("calls that waited forever", 0)],
     );
     drop(stream);
     assert_eq!(count(&client).await, 10);
@@ -269,6 +296,13 @@ async fn secrets_stay_out_of_errors_logs_debug_and_metrics() {
         .unwrap();
     shown.push(metrics);
     shown.push(String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned());
+    let found = shown.iter().filter(|t| t.contains("SEKRIT")).count() as u64;
+    record(
+        "secrets",
+        "a token and a credential header: errors (Display, Debug), the TRACE log, Debug of client and driver, metrics",
+        shown.len() as u64,
+        &[("secrets found", found)],
+    );
     for text in &shown {
         assert!(!text.contains("SEKRIT"), "{text}");
     }

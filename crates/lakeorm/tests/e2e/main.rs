@@ -15,5 +15,8 @@ mod exactly_once;
 mod faults;
 mod iceberg_interop;
 mod interop;
+#[path = "../it/reliability.rs"]
+#[allow(dead_code)]
+mod reliability;
 mod scenarios;
 mod volume;

@@ -300,6 +300,21 @@ async fn a_killed_server_mid_insert_loses_and_duplicates_nothing() {
         .await
         .unwrap();
     assert!(!retry.deduplicated);
-    assert_eq!(totals(&client).await, expected(&rows));
+    let landed = totals(&client).await;
+    let [lost, duplicated] = crate::reliability::lost_and_duplicated(1_000_000, landed.n);
+    crate::reliability::record(
+        "fault",
+        "Sail Delta: the server killed between staging and commit of 1,000,000 rows, then a retry with the key on a new server",
+        1,
+        &[
+            lost,
+            duplicated,
+            (
+                "staging prefixes left after the janitor",
+                client.backend().list_staging().await.unwrap().len() as u64,
+            ),
+        ],
+    );
+    assert_eq!(landed, expected(&rows));
     assert!(client.backend().list_staging().await.unwrap().is_empty());
 }

@@ -8,6 +8,7 @@ use lakeorm::{Client, ClientOptions, ConflictStrategy, Error, ErrorKind, Lake, R
 
 use crate::client::{Format, count};
 use crate::faults::{Fault, Faulty};
+use crate::reliability::{lost_and_duplicated, record};
 
 #[derive(Lake, Debug, Clone, PartialEq)]
 #[lake(table = "ledger")]
@@ -61,10 +62,43 @@ pub(crate) async fn faulty(
 
 const FORMATS: [Format; 2] = [Format::Delta, Format::Iceberg];
 
+/// What a fault case found, over its runs, for the reliability report.
+#[derive(Default)]
+struct Tally {
+    runs: u64,
+    lost: u64,
+    duplicated: u64,
+}
+
+impl Tally {
+    /// Counts the ledger's rows against what it should hold, and asserts they agree.
+    async fn check(&mut self, db: &Client, expected: i64, what: &str) {
+        let rows = count(db, "ledger").await;
+        let [lost, duplicated] = lost_and_duplicated(expected, rows);
+        self.runs += 1;
+        self.lost += lost.1;
+        self.duplicated += duplicated.1;
+        assert_eq!(rows, expected, "{what}");
+    }
+
+    fn record(&self, case: &str) {
+        record(
+            "fault",
+            case,
+            self.runs,
+            &[
+                ("rows lost", self.lost),
+                ("rows duplicated", self.duplicated),
+            ],
+        );
+    }
+}
+
 /// A reply lost after the commit is not a reason to write again: the commit log shows the
 /// write landed, and the call succeeds with the rows in the table once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_lost_after_the_commit_does_not_write_twice() {
+    let mut tally = Tally::default();
     for format in FORMATS {
         for staged in [false, true] {
             let (db, driver) =
@@ -80,23 +114,30 @@ async fn a_reply_lost_after_the_commit_does_not_write_twice() {
             .unwrap_or_else(|e| panic!("{format:?} staged={staged}: {e}"));
             assert_eq!(report.rows, 50);
             assert_eq!(driver.faults_fired(), 1);
-            assert_eq!(count(&db, "ledger").await, 50, "{format:?} staged={staged}");
+            tally
+                .check(&db, 50, &format!("{format:?} staged={staged}"))
+                .await;
             assert!(db.is_committed::<Entry>(&report.ingest_id).await.unwrap());
         }
     }
+    tally.record(
+        "a transport error after the commit (embedded; direct and staged; Delta and Iceberg)",
+    );
 }
 
 /// A connection dropped before the engine saw the write: the log shows nothing committed,
 /// so the write is re-run, and lands once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_did_not_commit_is_re_run_once() {
+    let mut tally = Tally::default();
     for format in FORMATS {
         let (db, _) = faulty(format, Fault::BeforeCommit { retryable: true }, 2, false).await;
         db.migrate::<Entry>().await.unwrap();
         let report = db.insert(&entries(0..20)).await.unwrap();
         assert_eq!(report.metrics.retries, 2);
-        assert_eq!(count(&db, "ledger").await, 20, "{format:?}");
+        tally.check(&db, 20, &format!("{format:?}")).await;
     }
+    tally.record("the connection dropped before the commit, twice (embedded; Delta and Iceberg)");
 }
 
 /// When the commit log cannot be read after a failure, the error says the outcome is
@@ -104,6 +145,7 @@ async fn a_write_that_did_not_commit_is_re_run_once() {
 /// engine may still read are left for the janitor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_outcome_is_a_typed_error_with_the_ingest_id() {
+    let mut tally = Tally::default();
     for format in FORMATS {
         for staged in [false, true] {
             let (db, driver) =
@@ -125,7 +167,9 @@ async fn an_unknown_outcome_is_a_typed_error_with_the_ingest_id() {
             assert!(!error.is_retryable());
             assert!(error.to_string().contains("idempotency key"), "{error}");
             assert_eq!(driver.faults_fired(), 1);
-            assert_eq!(count(&db, "ledger").await, 10, "{format:?}: written once");
+            tally
+                .check(&db, 10, &format!("{format:?}: written once"))
+                .await;
             let left = db.backend().list_staging().await.unwrap();
             assert_eq!(
                 left.len(),
@@ -134,6 +178,7 @@ async fn an_unknown_outcome_is_a_typed_error_with_the_ingest_id() {
             );
         }
     }
+    tally.record("a transport error after the commit, the commit log unreadable: OutcomeUnknown, nothing re-run");
 }
 
 /// One retry budget across layers: an engine that retried its commit three times counts
@@ -215,6 +260,7 @@ async fn an_upsert_that_repeats_a_key_is_refused() {
 /// (or none) reported as a success.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staged_commit_that_cannot_read_every_row_fails() {
+    let mut tally = Tally::default();
     for format in FORMATS {
         let (db, _) = faulty(format, Fault::StagingLost, 1, false).await;
         db.migrate::<Entry>().await.unwrap();
@@ -224,19 +270,21 @@ async fn a_staged_commit_that_cannot_read_every_row_fails() {
             "{format:?}: {error:?}"
         );
         assert!(error.to_string().contains("missing"), "{error}");
-        assert_eq!(count(&db, "ledger").await, 0, "{format:?}");
+        tally.check(&db, 0, &format!("{format:?}")).await;
     }
+    tally.record("staged parts deleted between staging and commit: an error, nothing committed");
 }
 
 /// The janitor, even forced with a zero cutoff, leaves alone a prefix a write is using; the
 /// write lands whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_janitor_never_deletes_a_live_write() {
+    let mut tally = Tally::default();
     for format in FORMATS {
         let (db, _) = faulty(format, Fault::JanitorDuringCommit, 1, false).await;
         db.migrate::<Entry>().await.unwrap();
         db.insert(&entries(0..40)).staged().await.unwrap();
-        assert_eq!(count(&db, "ledger").await, 40, "{format:?}");
+        tally.check(&db, 40, &format!("{format:?}")).await;
         assert!(db.backend().list_staging().await.unwrap().is_empty());
         // Unforced, a cutoff below the safe minimum is refused.
         let refused = db
@@ -245,12 +293,14 @@ async fn the_janitor_never_deletes_a_live_write() {
             .unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::Config, "{refused:?}");
     }
+    tally.record("a forced zero-age janitor run during a staged commit");
 }
 
 /// Concurrent calls with one key in one process: exactly one writes, the others wait for it
 /// and report its write, deduplicated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_with_one_key_write_once() {
+    let mut tally = Tally::default();
     for format in FORMATS {
         let db = format.builder().in_memory().open().await.unwrap();
         db.migrate::<Entry>().await.unwrap();
@@ -277,15 +327,17 @@ async fn concurrent_calls_with_one_key_write_once() {
         let written = reports.iter().filter(|r| !r.deduplicated).count();
         assert_eq!(written, 1, "{format:?}: {reports:?}");
         assert!(reports.iter().all(|r| r.ingest_id == reports[0].ingest_id));
-        assert_eq!(count(&db, "ledger").await, 25, "{format:?}");
+        tally.check(&db, 25, &format!("{format:?}")).await;
         assert!(db.backend().list_staging().await.unwrap().is_empty());
     }
+    tally.record("six concurrent calls with one idempotency key in one process");
 }
 
 /// Two processes' clients (the same lake through two paths, so nothing in-process is
 /// shared) racing with one key: the record that commits first wins, and the rows land once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_of_two_processes_racing_with_one_key_write_once() {
+    let mut tally = Tally::default();
     for format in FORMATS {
         let dir = tempfile::tempdir().unwrap();
         let lake = dir.path().join("lake");
@@ -315,8 +367,9 @@ async fn clients_of_two_processes_racing_with_one_key_write_once() {
             }
             assert_eq!(written, 1, "{format:?} round {round}: {ra:?} {rb:?}");
         }
-        assert_eq!(count(&a, "ledger").await, 40, "{format:?}");
+        tally.check(&a, 40, &format!("{format:?}")).await;
     }
+    tally.record("two processes' clients racing with one idempotency key, four rounds");
 }
 
 /// A key whose first call did not end in this process is in use for its lease: a retry from
