@@ -227,12 +227,7 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
     }
     // The servers live for the test step only; dropping them stops them, pass or fail.
     let servers = TestServers::start(root)?;
-    let records = reliability::fresh_records(&bench::target_dir(root)?)?;
-    let mut env = servers.env();
-    env.push((
-        "LAKEORM_RELIABILITY_OUT".to_owned(),
-        records.display().to_string(),
-    ));
+    let (records, env) = reliability_env(root, &servers)?;
     let s3_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let tests = if has_nextest() {
         cargo(
@@ -297,15 +292,21 @@ fn ci(root: &Path, tests_only: bool) -> Result<()> {
 const RELIABILITY_TESTS: &str =
     "test(exactly_once) | test(bad_input) | test(load::) | test(killed) | test(secrets)";
 
-/// `soak`: the reliability tests with their iterations multiplied, then the report.
-fn soak(root: &Path, factor: u64) -> Result<()> {
-    let servers = TestServers::start(root)?;
+/// The servers' variables and a fresh reliability record file for the tests to write to.
+fn reliability_env(root: &Path, servers: &TestServers) -> Result<(PathBuf, Vec<(String, String)>)> {
     let records = reliability::fresh_records(&bench::target_dir(root)?)?;
     let mut env = servers.env();
     env.push((
         "LAKEORM_RELIABILITY_OUT".to_owned(),
         records.display().to_string(),
     ));
+    Ok((records, env))
+}
+
+/// `soak`: the reliability tests with their iterations multiplied, then the report.
+fn soak(root: &Path, factor: u64) -> Result<()> {
+    let servers = TestServers::start(root)?;
+    let (records, mut env) = reliability_env(root, &servers)?;
     env.push(("LAKEORM_SOAK_FACTOR".to_owned(), factor.to_string()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let tests = cargo(

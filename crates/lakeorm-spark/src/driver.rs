@@ -314,7 +314,7 @@ impl Driver for SparkDriver {
     }
 
     /// Whether a write committed: its rows in the current version, a commit carrying its id,
-    /// or its rows in a version made since it began (see [`witness`]).
+    /// or its rows in a version made since it began (the `witness` module says why).
     async fn is_committed(
         &self,
         table: &TableSpec,

@@ -39,16 +39,27 @@ fn quick_retries() -> ClientOptions {
     })
 }
 
-/// A client on Sail whose driver can be failed around its commits.
-fn faulty_sail(url: &str, lake: &TestLake, format: Format) -> (Client, Arc<Faulty>) {
+/// A client on Sail over `lake` with a driver and options of its own.
+fn sail_with(
+    driver: Arc<dyn Driver>,
+    url: &str,
+    lake: &TestLake,
+    format: Format,
+    options: ClientOptions,
+) -> Client {
     let base = engines::sail(url, lake, format, ClientOptions::default());
-    let driver = Faulty::wrap(Arc::new(engines::sail_driver(url)) as Arc<dyn Driver>);
-    let client = Client::with_options(
-        driver.clone(),
+    Client::with_options(
+        driver,
         base.dialect().clone(),
         base.backend().clone(),
-        quick_retries(),
-    );
+        options,
+    )
+}
+
+/// A client on Sail whose driver can be failed around its commits.
+fn faulty_sail(url: &str, lake: &TestLake, format: Format) -> (Client, Arc<Faulty>) {
+    let driver = Faulty::wrap(Arc::new(engines::sail_driver(url)) as Arc<dyn Driver>);
+    let client = sail_with(driver.clone(), url, lake, format, quick_retries());
     (client, driver)
 }
 
@@ -89,6 +100,19 @@ async fn the_commit_log_decides_retries(format: Format) {
             .is_committed::<Order>(&IngestId::new())
             .await
             .unwrap()
+    );
+
+    // An upsert repeating a key is refused before anything reaches Sail.
+    let mut twice = orders(600..602, 0);
+    twice[1].id = twice[0].id;
+    let refused = client
+        .insert(&twice)
+        .on_conflict(ConflictStrategy::Update)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, Error::DuplicateKeyInWrite { .. }),
+        "{refused:?}"
     );
 
     // An idempotent retry after a reply lost for good (the error reached the caller).
@@ -133,11 +157,11 @@ async fn a_cancelled_write(format: Format) {
         .server(SparkServer::Sail)
         .pool_size(2)
         .build();
-    let base = engines::sail(&url, &lake, format, ClientOptions::default());
-    let client = Client::with_options(
+    let client = sail_with(
         Arc::new(driver),
-        base.dialect().clone(),
-        base.backend().clone(),
+        &url,
+        &lake,
+        format,
         ClientOptions::default().idempotency_lease(Duration::from_secs(2)),
     );
     client.migrate::<Order>().await.unwrap();
@@ -208,11 +232,11 @@ async fn a_call_nested_in_a_stream_on_a_one_session_pool_times_out() {
         .pool_size(1)
         .acquire_timeout(Duration::from_secs(2))
         .build();
-    let base = engines::sail(&url, &lake, Format::Delta, ClientOptions::default());
-    let client = Client::with_options(
+    let client = sail_with(
         Arc::new(driver),
-        base.dialect().clone(),
-        base.backend().clone(),
+        &url,
+        &lake,
+        Format::Delta,
         ClientOptions::default(),
     );
     client.migrate::<Order>().await.unwrap();

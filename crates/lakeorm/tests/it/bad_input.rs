@@ -214,11 +214,33 @@ const NAMES: &[&str] = &[
     "region",
 ];
 
-/// A batch of up to 3 rows and up to 6 columns named like the models' columns or not.
+/// A batch of up to 3 rows and up to 6 columns named like the models' columns or not; half
+/// of them start from the columns `User` reads, so that decoding gets past the first column.
 fn batch(rng: &mut Rng) -> RecordBatch {
     let rows = rng.below(4);
     let mut fields = Vec::new();
-    let mut columns = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    if rng.below(2) == 0 {
+        let user: [(&str, ArrayRef); 4] = [
+            ("id", Arc::new(Int64Array::from_iter_values(0..rows as i64))),
+            (
+                "email",
+                Arc::new(StringArray::from_iter_values((0..rows).map(|_| "a@b.co"))),
+            ),
+            (
+                "country",
+                Arc::new(StringViewArray::from_iter_values((0..rows).map(|_| "GB"))),
+            ),
+            ("age", column(rng, rows)),
+        ];
+        for (name, column) in user {
+            if rng.below(8) == 0 {
+                continue;
+            }
+            fields.push(Field::new(name, column.data_type().clone(), true));
+            columns.push(column);
+        }
+    }
     for _ in 0..rng.below(7) {
         let name = *rng.pick(NAMES);
         if fields.iter().any(|f: &Field| f.name() == name) {

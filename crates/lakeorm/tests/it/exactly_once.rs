@@ -415,3 +415,50 @@ async fn a_key_claimed_elsewhere_is_leased() {
     assert!(after.deduplicated);
     assert_eq!(count(&b, "ledger").await, 5);
 }
+
+/// An insert whose future is dropped at some point of its run (a timeout): the table holds all
+/// of it or none, what staging it leaves the janitor removes, and a retry with its key writes
+/// it exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_dropped_mid_flight_lands_once() {
+    let mut tally = Tally::default();
+    let rows = entries(0..50_000);
+    for format in FORMATS {
+        for (i, after) in [0u64, 2, 10, 50, 200].into_iter().enumerate() {
+            let db = format
+                .builder()
+                .in_memory()
+                .options(ClientOptions::default().idempotency_lease(std::time::Duration::ZERO))
+                .open()
+                .await
+                .unwrap();
+            db.migrate::<Entry>().await.unwrap();
+            let key = format!("drop-{i}");
+            let insert = db.insert(&rows).idempotency_key(&key);
+            let insert = if i % 2 == 0 { insert.staged() } else { insert };
+            let first = tokio::time::timeout(
+                std::time::Duration::from_millis(after),
+                std::future::IntoFuture::into_future(insert),
+            )
+            .await;
+            let landed = count(&db, "ledger").await;
+            assert!(
+                landed == 0 || landed == 50_000,
+                "{format:?} after {after} ms: {landed}"
+            );
+            if let Ok(result) = first {
+                result.unwrap();
+            }
+            db.insert(&rows).idempotency_key(&key).await.unwrap();
+            tally
+                .check(&db, 50_000, &format!("{format:?} dropped after {after} ms"))
+                .await;
+            db.cleanup_staging(std::time::Duration::ZERO)
+                .force()
+                .await
+                .unwrap();
+            assert!(db.backend().list_staging().await.unwrap().is_empty());
+        }
+    }
+    tally.record("an insert's future dropped after 0-200 ms, then retried with its key (embedded; direct and staged)");
+}
