@@ -318,3 +318,100 @@ async fn a_killed_server_mid_insert_loses_and_duplicates_nothing() {
     assert_eq!(landed, expected(&rows));
     assert!(client.backend().list_staging().await.unwrap().is_empty());
 }
+
+/// When the server dies in the middle of a write.
+#[derive(Debug, Clone, Copy)]
+enum KillDuring {
+    /// A direct insert: while its rows travel as views or its INSERT runs.
+    DirectInsert,
+    /// A staged insert, while its parts are still being written.
+    Staging,
+}
+
+/// The server killed during a direct insert, or during staging: the call fails, the table
+/// holds all of the batch or none, no staging is left once the janitor ran, and a retry with
+/// the key on a new server writes the batch exactly once.
+async fn killed_during(when: KillDuring) {
+    let Some(mut sail) = PrivateSail::start() else {
+        return;
+    };
+    let lake = TestLake::new();
+    let client = engines::sail(&sail.url, &lake, Format::Delta, ClientOptions::default());
+    client.migrate::<Order>().await.unwrap();
+    let rows = orders(0..600_000, 0);
+    let writer = {
+        let client = client.clone();
+        let rows = rows.clone();
+        tokio::spawn(async move {
+            let insert = client.insert(&rows).idempotency_key("killed");
+            match when {
+                KillDuring::DirectInsert => insert.direct().await,
+                KillDuring::Staging => insert.staged().await,
+            }
+        })
+    };
+    match when {
+        KillDuring::DirectInsert => tokio::time::sleep(Duration::from_millis(400)).await,
+        KillDuring::Staging => {
+            // The first part is on its way: the upload has begun, the commit has not.
+            let staging = lake.dir.path().join("_staging");
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none() {
+                assert!(Instant::now() < deadline, "the write never staged anything");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    }
+    sail.kill();
+    let first = writer.await.unwrap();
+    eprintln!(
+        "{when:?}: the first call returned {:?}",
+        first.as_ref().map(|r| r.rows)
+    );
+
+    let sail = PrivateSail::start().unwrap();
+    let client = engines::sail(&sail.url, &lake, Format::Delta, ClientOptions::default());
+    client.migrate::<Order>().await.unwrap();
+    let before_retry = totals(&client).await.n;
+    assert!(
+        before_retry == 0 || before_retry == rows.len() as i64,
+        "{when:?}: {before_retry} rows"
+    );
+    client
+        .cleanup_staging(Duration::ZERO)
+        .force()
+        .await
+        .unwrap();
+    let retry = client
+        .insert(&rows)
+        .idempotency_key("killed")
+        .await
+        .unwrap();
+    let landed = totals(&client).await;
+    let left = client.backend().list_staging().await.unwrap().len() as u64;
+    let [lost, duplicated] = crate::reliability::lost_and_duplicated(rows.len() as i64, landed.n);
+    crate::reliability::record(
+        "fault",
+        &format!(
+            "Sail Delta: the server killed during {when:?} of 600,000 rows, then a retry with the key on a new server"
+        ),
+        1,
+        &[
+            lost,
+            duplicated,
+            ("staging prefixes left after the janitor", left),
+        ],
+    );
+    assert_eq!(landed, expected(&rows), "{when:?}: {retry:?}");
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn a_server_killed_during_a_direct_insert_loses_and_duplicates_nothing() {
+    killed_during(KillDuring::DirectInsert).await;
+}
+
+#[tokio::test]
+async fn a_server_killed_during_staging_loses_and_duplicates_nothing() {
+    killed_during(KillDuring::Staging).await;
+}
