@@ -151,6 +151,7 @@ impl<T: Lake> RawInsert<T> {
         lakeorm_core::validate(&records)?;
         // Stamped at landing; the target gets the values that were landed.
         let batch = T::to_table_batch(&records, &self.ingest_id)?;
+        crate::write::check_unique_keys(&target, &shape, &batch)?;
         let report = client
             .write_batch(target, shape, batch, self.ingest_id, WritePath::Auto)
             .await?;

@@ -280,7 +280,6 @@ impl Client {
         ingest_id: IngestId,
         path: WritePath,
     ) -> Result<WriteReport> {
-        check_unique_keys(&table, &shape, &batch)?;
         let rows = batch.num_rows() as u64;
         let bytes = batch.get_array_memory_size() as u64;
         // Nothing to stage for an empty write; the engine treats it as a no-op.
@@ -331,8 +330,13 @@ impl Client {
     }
 }
 
-/// Refuses a merge or update whose rows repeat a key.
-fn check_unique_keys(table: &TableSpec, shape: &WriteShape, batch: &RecordBatch) -> Result<()> {
+/// Refuses a merge or update whose rows repeat a key; every write calls it once, before it
+/// claims a key or writes (`write`, and `raw`'s merge).
+pub(crate) fn check_unique_keys(
+    table: &TableSpec,
+    shape: &WriteShape,
+    batch: &RecordBatch,
+) -> Result<()> {
     match shape {
         WriteShape::Merge(keys, _) | WriteShape::Update(keys) => {
             crate::unique::check(&table.table.to_string(), keys, batch)
