@@ -10,13 +10,13 @@ use lakeorm_core::{DriverRead, Error, Location};
 pub(crate) const ENGINE: &str = "embedded";
 
 pub(crate) fn delta(table: &str, operation: &str, error: DeltaTableError) -> Error {
-    // delta-rs rebases a commit that lost a race on its own; `MaxCommitAttempts` says how
-    // many times it tried. A conflict it does not retry (the write read what the winner
-    // changed) is its first attempt.
+    // delta-rs rebases a commit that lost a race on its own; `MaxCommitAttempts` carries its
+    // retry budget, so it made one attempt more than that. A conflict it does not retry (the
+    // write read what the winner changed) is its first attempt.
     let attempts = match &error {
         DeltaTableError::Transaction {
             source: TransactionError::MaxCommitAttempts(n),
-        } => Some(u32::try_from(*n).unwrap_or(u32::MAX)),
+        } => Some(u32::try_from(*n).unwrap_or(u32::MAX).saturating_add(1)),
         DeltaTableError::Transaction {
             source: TransactionError::CommitConflict(_),
         }

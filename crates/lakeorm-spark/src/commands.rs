@@ -15,7 +15,7 @@ pub(crate) async fn run_all(lease: &mut Lease, statements: &[Statement]) -> Resu
         match lease.session().command_sql(statement).await {
             Ok(responses) => add_reported(&mut metrics, &responses),
             Err(error) => {
-                if error.is_retryable() {
+                if crate::errors::session_in_doubt(&error) {
                     lease.discard();
                 }
                 return Err(error);

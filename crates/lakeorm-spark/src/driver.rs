@@ -58,6 +58,12 @@ impl SparkDriver {
         SessionLease::new(self.inner.pool.get().await?).await
     }
 
+    /// How the session pool stands now: sessions lent and idle, the most lent at once, and
+    /// how many the server was asked to open.
+    pub fn pool_stats(&self) -> crate::PoolStats {
+        self.inner.pool.stats()
+    }
+
     async fn lease(&self) -> Result<Lease> {
         self.inner.pool.get().await
     }
@@ -256,9 +262,12 @@ impl Driver for SparkDriver {
         let mut metrics = match result {
             Ok(metrics) => metrics,
             Err(error) => {
-                // The server may still be running it: stop it before anyone asks whether it
-                // committed.
-                if error.is_retryable() && !error.is_unapplied() {
+                if !crate::errors::session_in_doubt(&error) {
+                    // The server answered: the session is as good as it was.
+                    drop(in_flight.finish());
+                } else if !error.is_unapplied() {
+                    // The server may still be running it: stop it before anyone asks whether
+                    // it committed.
                     in_flight.abort().await;
                 }
                 return Err(error);
@@ -322,6 +331,7 @@ impl Driver for SparkDriver {
         ctx: ExecContext<'_>,
     ) -> Result<bool> {
         let qualified = lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table);
+        let delta = table.format == lakeorm_core::TableFormat::Delta;
         match self
             .has_rows(&witness::probe(&qualified, None, ingest_id))
             .await
@@ -329,6 +339,10 @@ impl Driver for SparkDriver {
             Ok(true) => return Ok(true),
             Ok(false) => {}
             Err(Error::TableNotFound { .. }) => return Ok(false),
+            // A Delta log answers without the server.
+            Err(e) if delta && e.is_retryable() => {
+                tracing::debug!(error = %e, "the server could not be asked; reading the Delta log");
+            }
             Err(e) => return Err(e),
         }
         let location = ctx.backend.table_location(&table.table.name);
@@ -336,8 +350,14 @@ impl Driver for SparkDriver {
             Logged::Committed => Ok(true),
             Logged::Candidates(versions) => {
                 for version in versions {
-                    let probe = witness::probe(&qualified, Some(version), ingest_id);
-                    if self.has_rows(&probe).await? {
+                    let holds = if delta {
+                        witness::delta_version_holds(ctx.backend, &location, version, ingest_id)
+                            .await?
+                    } else {
+                        let probe = witness::probe(&qualified, Some(version), ingest_id);
+                        self.has_rows(&probe).await?
+                    };
+                    if holds {
                         return Ok(true);
                     }
                 }
@@ -369,11 +389,29 @@ impl Driver for SparkDriver {
 
 impl SparkDriver {
     /// Whether a query returns a row.
+    /// Whether a witness query returns rows. It only reads, so a retryable failure (a
+    /// transport error, Sail reading a log another writer is extending) is tried again a few
+    /// times: the answer decides between re-running a write and reporting its outcome unknown.
     async fn has_rows(&self, statement: &Statement) -> Result<bool> {
-        let lease = self.lease().await?;
-        let result = stream_query(lease, statement).await?;
-        let batches: Vec<_> = futures::TryStreamExt::try_collect(result.batches).await?;
-        Ok(batches.iter().any(|b| b.num_rows() > 0))
+        const ATTEMPTS: u32 = 5;
+        let mut attempt = 1;
+        loop {
+            let outcome = async {
+                let lease = self.lease().await?;
+                let result = stream_query(lease, statement).await?;
+                let batches: Vec<_> = futures::TryStreamExt::try_collect(result.batches).await?;
+                Ok::<_, Error>(batches.iter().any(|b| b.num_rows() > 0))
+            }
+            .await;
+            match outcome {
+                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "retrying a commit-log probe");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 }
 

@@ -26,6 +26,32 @@ pub(crate) fn refused_existing_table(error: &Error) -> bool {
         .contains("already exists")
 }
 
+/// Whether an error leaves the session it happened on in doubt — the connection broke, or
+/// the server may still be running the operation — so that it must not be lent again. A
+/// definite answer from the server (a lost commit race, a starting cluster, a refused
+/// statement) leaves the session as good as it was.
+pub(crate) fn session_in_doubt(error: &Error) -> bool {
+    error.is_retryable()
+        && !matches!(
+            error,
+            Error::CommitConflict { .. } | Error::ClusterNotReady(_)
+        )
+        && !server_raised(error)
+}
+
+/// Whether the error is an exception the server raised (it names its class), which is an
+/// answer to the request, however retryable, rather than a failure to get one.
+fn server_raised(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(spark) = current.downcast_ref::<SparkError>() {
+            return !spark.error_class.is_empty();
+        }
+        cause = current.source();
+    }
+    false
+}
+
 /// Turns a client or server error into a lakeorm error, naming `operation`.
 pub(crate) fn classify(error: SparkError, operation: &str) -> Error {
     let message = error.message();
@@ -53,6 +79,20 @@ pub(crate) fn classify(error: SparkError, operation: &str) -> Error {
         return Error::unsupported(operation, ENGINE, message);
     }
     let lower = message.to_ascii_lowercase();
+    if let Some(attempts) = lost_commit_race(&lower) {
+        return Error::CommitConflict {
+            table: table_of(operation),
+            attempts,
+            message,
+        };
+    }
+    // Sail can read a Delta log while another writer commits to it and then refuse the
+    // listing it saw (`Missing commit file: expected version 0, found 38`). A fresh read
+    // succeeds; whether the statement committed before it failed is the commit log's to say,
+    // so this is retryable but not known to be unapplied.
+    if lower.contains("missing commit file") {
+        return Error::engine(ENGINE, operation, true, error);
+    }
     // The server could not be reached at all: nothing of the request was sent.
     if never_connected(&lower) {
         return Error::engine(ENGINE, operation, true, error).not_applied();
@@ -103,6 +143,57 @@ fn missing_table(error: &SparkError, message: &str) -> Option<String> {
         .map(|n| n.rsplit('.').next().unwrap_or(n))
         .filter(|n| !n.is_empty());
     Some(name.unwrap_or("(unnamed)").to_owned())
+}
+
+/// Whether the server refused a commit because another writer committed first, and how many
+/// attempts it made. Sail's Delta writer is delta-rs's: `Failed to commit transaction: N`
+/// (its `MaxCommitAttempts`, N the retries it was allowed, so N + 1 attempts), `Version N
+/// already exists`, or a conflict its checker found; its Iceberg writer and catalogs name a
+/// commit conflict. None of them wrote a commit, so the write may run again.
+fn lost_commit_race(lower: &str) -> Option<u32> {
+    if let Some(rest) = lower.split("failed to commit transaction:").nth(1) {
+        let retries: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        return Some(retries.parse::<u32>().map_or(1, |n| n.saturating_add(1)));
+    }
+    let conflict = [
+        // delta-rs's conflict checker.
+        "commit failed: a concurrent transaction",
+        "metadata changed since last commit",
+        "concurrent transaction failed",
+        "tried committing existing table version",
+        // Sail's catalogs and its Iceberg writer.
+        "commit conflict",
+        "concurrent metadata writes detected",
+        "concurrent iceberg metadata writes detected",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+        || (lower.contains("version") && lower.contains("already exists"));
+    conflict.then_some(1)
+}
+
+/// The table a statement writes, for a conflict's message: the first backticked name after
+/// `INTO`, `TABLE` or `UPDATE` in the operation's name (the statement's first words).
+fn table_of(operation: &str) -> String {
+    let lower = operation.to_ascii_lowercase();
+    ["into ", "table ", "update "]
+        .iter()
+        .filter_map(|word| lower.find(word).map(|at| at + word.len()))
+        .min()
+        .and_then(|at| {
+            let rest = operation[at..].trim_start();
+            let name = match rest.strip_prefix('`') {
+                Some(quoted) => quoted.split('`').next(),
+                None => rest.split_whitespace().next(),
+            }?;
+            Some(name.to_owned())
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "(unknown)".to_owned())
 }
 
 /// Whether a transport error says the connection was never made.
@@ -173,6 +264,61 @@ mod tests {
         let mut e = SparkError::connect_msg(message);
         e.grpc_code = Some(code);
         e
+    }
+
+    #[test]
+    fn a_lost_commit_race_is_a_conflict_with_its_attempts() {
+        let operation = "MERGE INTO `stock` AS target USING (SELECT * FROM `__lakeorm_source`";
+        for (message, expected) in [
+            ("Failed to commit transaction: 0", 1),
+            ("Failed to commit transaction: 15", 16),
+            (
+                "Failed to commit transaction: Commit failed: a concurrent transactions added new data.",
+                1,
+            ),
+            ("Metadata changed since last commit.", 1),
+            (
+                "Concurrent Iceberg metadata writes detected for version 4",
+                1,
+            ),
+            ("Version 7 already exists", 1),
+        ] {
+            let error = classify(status(13, message), operation);
+            match &error {
+                Error::CommitConflict {
+                    table, attempts, ..
+                } => {
+                    assert_eq!(
+                        (table.as_str(), *attempts),
+                        ("stock", expected),
+                        "{message}"
+                    );
+                }
+                other => panic!("{message}: expected CommitConflict, got {other:?}"),
+            }
+            assert!(error.is_retryable() && error.is_unapplied(), "{message}");
+        }
+        // A table that exists is not a lost race.
+        let error = classify(status(13, "Table `stock` already exists"), operation);
+        assert!(!matches!(error, Error::CommitConflict { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn only_a_failure_to_get_an_answer_puts_the_session_in_doubt() {
+        let mut raised = status(13, "Missing commit file: expected version 0, found 1");
+        raised.error_class = "org.apache.spark.SparkRuntimeException".into();
+        let raised = classify(raised, "SELECT 1");
+        assert!(
+            raised.is_retryable() && !session_in_doubt(&raised),
+            "{raised:?}"
+        );
+        let broken = classify(status(UNAVAILABLE, "connection reset"), "SELECT 1");
+        assert!(session_in_doubt(&broken), "{broken:?}");
+        let conflict = classify(
+            status(13, "Failed to commit transaction: 0"),
+            "INSERT INTO t",
+        );
+        assert!(!session_in_doubt(&conflict), "{conflict:?}");
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub(crate) async fn with_source(
         }
     }
     if let Err(error) = &result
-        && error.is_retryable()
+        && crate::errors::session_in_doubt(error)
     {
         lease.discard();
     }

@@ -41,6 +41,7 @@ pub use connection::ConnectionString;
 pub use driver::SparkDriver;
 pub use ingest::DEFAULT_MAX_REQUEST_BYTES;
 pub use parquet::ParquetDialect;
+pub use pool::PoolStats;
 pub use server::SparkServer;
 pub use session::SessionLease;
 /// The official client, for native DataFrame work through [`SessionLease`].

@@ -10,7 +10,7 @@
 //! a shared catalog the replay is a no-op.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
@@ -48,6 +48,26 @@ pub(crate) struct Pool {
     closed: AtomicBool,
     tables: Mutex<BTreeMap<String, Attachment>>,
     versions: AtomicU64,
+    in_use: AtomicUsize,
+    peak_in_use: AtomicUsize,
+    opened: AtomicU64,
+}
+
+/// A snapshot of a [`SparkDriver`](crate::SparkDriver)'s session pool, for monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// The most sessions lent at once: the configured pool size.
+    pub size: usize,
+    /// Sessions on loan now.
+    pub in_use: usize,
+    /// Sessions open on the server and waiting to be lent.
+    pub idle: usize,
+    /// The most sessions on loan at once since the driver was built (never above `size`).
+    pub peak_in_use: usize,
+    /// Server-side sessions opened so far: `size` at most, plus one for each session
+    /// discarded because the server or the connection failed under it.
+    pub opened: u64,
 }
 
 /// A table the driver created, and how to make a session see it.
@@ -88,6 +108,19 @@ impl Pool {
             closed: AtomicBool::new(false),
             tables: Mutex::new(BTreeMap::new()),
             versions: AtomicU64::new(0),
+            in_use: AtomicUsize::new(0),
+            peak_in_use: AtomicUsize::new(0),
+            opened: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.size,
+            in_use: self.in_use.load(Ordering::Acquire),
+            idle: self.idle.lock().expect("pool lock").len(),
+            peak_in_use: self.peak_in_use.load(Ordering::Acquire),
+            opened: self.opened.load(Ordering::Acquire),
         }
     }
 
@@ -116,6 +149,8 @@ impl Pool {
             Some(session) => session,
             None => self.open().await?,
         };
+        let lent = self.in_use.fetch_add(1, Ordering::AcqRel) + 1;
+        self.peak_in_use.fetch_max(lent, Ordering::AcqRel);
         let mut lease = Lease {
             session: Some(session),
             pool: Arc::clone(self),
@@ -151,6 +186,7 @@ impl Pool {
             })
             .await?;
         let client = root.with_new_session_id();
+        self.opened.fetch_add(1, Ordering::AcqRel);
         for (key, value) in SESSION_CONF {
             client
                 .set_config(key, value)
@@ -322,6 +358,7 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        self.pool.in_use.fetch_sub(1, Ordering::AcqRel);
         if let Some(session) = self.session.take()
             && !self.broken
             && !self.pool.is_closed()

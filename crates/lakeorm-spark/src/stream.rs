@@ -70,7 +70,7 @@ impl QueryState {
                 Ok(message) => message,
                 Err(error) => {
                     let error = classify(error, &self.operation);
-                    if error.is_retryable() {
+                    if crate::errors::session_in_doubt(&error) {
                         self.lease.discard();
                     }
                     self.done = true;

@@ -238,6 +238,125 @@ fn too_many(location: &Location) -> Error {
     )
 }
 
+/// Whether the files Delta `version` of the table at `location` added hold a row stamped with
+/// `ingest_id`, read through the Backend rather than asked of the server.
+///
+/// The rows a write inserts or updates are in the files its commit adds, so this answers
+/// for the write's own version whatever later commits did. It is asked instead of a
+/// `VERSION AS OF` query because Sail can refuse time travel on a table other writers are
+/// committing to (`Missing commit file: expected version 0, found 1`), which would leave
+/// every contended write's outcome unknown. Files whose `_ingest_id` statistics exclude the
+/// id are not opened (ids are time-ordered, so most are excluded); of the others only the
+/// `_ingest_id` column is read.
+pub(crate) async fn delta_version_holds(
+    backend: &dyn Backend,
+    location: &Location,
+    version: i64,
+    ingest_id: &IngestId,
+) -> Result<bool> {
+    let commit = location
+        .join("_delta_log")
+        .join(&format!("{version:020}.json"));
+    let store = backend.object_store();
+    let text = match store.get(&backend.store_path(&commit)).await {
+        Ok(object) => object.bytes().await.map_err(|e| storage(&commit, e))?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(false),
+        Err(e) => return Err(storage(&commit, e)),
+    };
+    let wanted = ingest_id.to_string();
+    for action in text
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+    {
+        let Some(add) = action.get("add") else {
+            continue;
+        };
+        let Some(path) = add.get("path").and_then(Value::as_str) else {
+            continue;
+        };
+        if !stats_admit(add, &wanted) {
+            continue;
+        }
+        if path.contains("://") {
+            return Err(Error::unsupported(
+                format!("looking up commits of the table at {location}"),
+                ENGINE,
+                "a commit adds a file outside the table's directory",
+            ));
+        }
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        let file = location.join(&decoded);
+        if file_holds(backend, &file, &wanted).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether an `add` action's statistics allow a row whose `_ingest_id` is `wanted`. Delta
+/// truncates string statistics (to 32 characters by default), so the maximum is compared
+/// with as much of the id as it holds.
+fn stats_admit(add: &Value, wanted: &str) -> bool {
+    let Some(stats) = add
+        .get("stats")
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+    else {
+        return true;
+    };
+    let bound = |key: &str| {
+        stats
+            .get(key)
+            .and_then(|v| v.get(INGEST_ID_COLUMN))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    if let Some(min) = bound("minValues")
+        && wanted < min.as_str()
+    {
+        return false;
+    }
+    if let Some(max) = bound("maxValues") {
+        let prefix = wanted.get(..max.len().min(wanted.len())).unwrap_or(wanted);
+        if prefix > max.as_str() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether the Parquet file at `file` holds a row whose `_ingest_id` is `wanted`.
+async fn file_holds(backend: &dyn Backend, file: &Location, wanted: &str) -> Result<bool> {
+    use arrow::array::{Array, AsArray};
+    use parquet::arrow::ParquetRecordBatchStreamBuilder;
+    use parquet::arrow::async_reader::ParquetObjectReader;
+
+    let read = |e: parquet::errors::ParquetError| storage(file, e);
+    let reader = ParquetObjectReader::new(backend.object_store(), backend.store_path(file));
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(read)?;
+    let Some(column) = builder
+        .parquet_schema()
+        .columns()
+        .iter()
+        .position(|c| c.name() == INGEST_ID_COLUMN)
+    else {
+        return Ok(false);
+    };
+    let mask = parquet::arrow::ProjectionMask::leaves(builder.parquet_schema(), [column]);
+    let mut batches = builder.with_projection(mask).build().map_err(read)?;
+    while let Some(batch) = batches.try_next().await.map_err(read)? {
+        let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
+            .map_err(|e| storage(file, e))?;
+        let ids = ids.as_string::<i32>();
+        if (0..ids.len()).any(|i| ids.is_valid(i) && ids.value(i) == wanted) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The query that finds a row of the write in `version` of `table` (the current version
 /// for `None`).
 pub(crate) fn probe(qualified: &str, version: Option<i64>, ingest_id: &IngestId) -> Statement {
