@@ -32,6 +32,8 @@ const MUST_BE_ZERO: &[&str] = &[
     "calls that waited forever",
     "staging prefixes left after the janitor",
     "out-of-memory or panic",
+    "sessions lent above the pool size",
+    "sessions opened above the pool size",
 ];
 
 /// A fresh record file under the target directory.

@@ -137,7 +137,17 @@ pub(crate) fn sail_driver(url: &str) -> SparkDriver {
 
 /// A client on Sail over `lake`.
 pub(crate) fn sail(url: &str, lake: &TestLake, format: Format, options: ClientOptions) -> Client {
-    let driver = Arc::new(sail_driver(url));
+    sail_on(sail_driver(url), lake, format, options)
+}
+
+/// A client on Sail through `driver` (a clone of which the caller may keep, to watch its pool).
+pub(crate) fn sail_on(
+    driver: SparkDriver,
+    lake: &TestLake,
+    format: Format,
+    options: ClientOptions,
+) -> Client {
+    let driver = Arc::new(driver);
     let dialect: Arc<dyn lakeorm::Dialect> = match format {
         Format::Delta => Arc::new(DeltaDialect::new()),
         // Sail has one catalog (the session's): tables unqualified, at the lake's locations.

@@ -15,8 +15,11 @@ mod exactly_once;
 mod faults;
 mod iceberg_interop;
 mod interop;
+mod load;
 #[path = "../it/reliability.rs"]
 #[allow(dead_code)]
 mod reliability;
 mod scenarios;
 mod volume;
+#[path = "../it/workload.rs"]
+mod workload;

@@ -18,3 +18,4 @@ mod roundtrip;
 mod schema;
 mod staging;
 mod validation;
+mod workload;
