@@ -73,6 +73,11 @@ impl S3Server {
         format!("http://{}", self.addr())
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The bucket created on the server.
     pub(crate) fn bucket(&self) -> &'static str {
         BUCKET
@@ -265,25 +270,33 @@ fn log_tail(log: &Path) -> String {
     }
 }
 
-/// The two servers the tests use: `primary` holds their data, `alternate` is a second endpoint
-/// for provoking a client/engine endpoint mismatch.
+/// The servers the tests use: `primary` holds their data, `alternate` is a second endpoint
+/// for provoking a client/engine endpoint mismatch, and `faults` is one a test may stop
+/// (`SIGSTOP`) and resume in the middle of a write, so that no other test sees it pause.
 pub(crate) struct TestS3 {
     primary: S3Server,
     alternate: S3Server,
+    faults: S3Server,
 }
 
 impl TestS3 {
-    /// Starts both servers.
+    /// Starts the servers.
     pub(crate) fn start() -> Result<Self> {
         let primary = S3Server::start("primary")?;
         let alternate = S3Server::start("alternate")?;
+        let faults = S3Server::start("faults")?;
         eprintln!(
-            "==> S3 (moto) test servers: primary {}, alternate {} (bucket `{}`)",
+            "==> S3 (moto) test servers: primary {}, alternate {}, faults {} (bucket `{}`)",
             primary.endpoint(),
             alternate.endpoint(),
+            faults.endpoint(),
             primary.bucket()
         );
-        Ok(Self { primary, alternate })
+        Ok(Self {
+            primary,
+            alternate,
+            faults,
+        })
     }
 
     /// The primary server's endpoint.
@@ -297,6 +310,8 @@ impl TestS3 {
         vec![
             ("LAKEORM_TEST_S3_ENDPOINT", self.primary.endpoint()),
             ("LAKEORM_TEST_S3_ALT_ENDPOINT", self.alternate.endpoint()),
+            ("LAKEORM_TEST_S3_FAULT_ENDPOINT", self.faults.endpoint()),
+            ("LAKEORM_TEST_S3_FAULT_PID", self.faults.pid().to_string()),
             ("LAKEORM_TEST_S3_BUCKET", self.primary.bucket().to_owned()),
             ("LAKEORM_TEST_S3_REQUIRED", "1".to_owned()),
         ]

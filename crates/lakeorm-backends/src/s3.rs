@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lakeorm_core::{Error, Location, Result};
-use object_store::aws::AmazonS3Builder;
+use object_store::ClientConfigKey;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{BackoffConfig, RetryConfig};
 
 use crate::store::{ObjectStoreBackend, bucket_root};
@@ -32,6 +33,7 @@ pub struct S3Options {
     virtual_hosted_style: bool,
     max_retries: Option<usize>,
     retry_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for S3Options {
@@ -46,6 +48,7 @@ impl fmt::Debug for S3Options {
             .field("access_key_id", &self.access_key_id.as_ref().map(|_| "***"))
             .field("allow_http", &self.allow_http)
             .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +130,14 @@ impl S3Options {
         self
     }
 
+    /// How long one request may take before it fails and counts as a retry (object_store's
+    /// default is 30 seconds). With [`retry_timeout`](Self::retry_timeout) this bounds how long
+    /// a call waits on a server that stopped answering.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
     /// The bucket.
     pub fn bucket_name(&self) -> &str {
         &self.bucket
@@ -187,8 +198,21 @@ impl S3Options {
                 retry_timeout: self.retry_timeout.unwrap_or(default.retry_timeout),
             });
         }
+        if let Some(timeout) = self.request_timeout {
+            // Through the config key, not `with_client_options`, which would replace the
+            // client options set above (`allow_http`, and those read from the environment).
+            builder = builder.with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                humantime_duration(timeout),
+            );
+        }
         builder
     }
+}
+
+/// A duration as object_store's config parser (humantime) reads it, in whole milliseconds.
+fn humantime_duration(duration: Duration) -> String {
+    format!("{}ms", duration.as_millis().max(1))
 }
 
 impl ObjectStoreBackend {

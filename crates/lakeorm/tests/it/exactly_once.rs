@@ -462,3 +462,220 @@ async fn an_insert_dropped_mid_flight_lands_once() {
     }
     tally.record("an insert's future dropped after 0-200 ms, then retried with its key (embedded; direct and staged)");
 }
+
+/// The S3 server `cargo xtask` starts for this test alone (`LAKEORM_TEST_S3_FAULT_*`), which
+/// the test stops and resumes with `SIGSTOP` and `SIGCONT`: a server that stops answering
+/// mid-request, as one behind a partitioned network does, then comes back with what it had.
+struct StoppableS3 {
+    endpoint: String,
+    pid: String,
+}
+
+impl StoppableS3 {
+    fn from_env() -> Option<Self> {
+        match (
+            std::env::var("LAKEORM_TEST_S3_FAULT_ENDPOINT"),
+            std::env::var("LAKEORM_TEST_S3_FAULT_PID"),
+        ) {
+            (Ok(endpoint), Ok(pid)) => Some(StoppableS3 { endpoint, pid }),
+            _ => {
+                assert!(
+                    std::env::var_os("LAKEORM_TEST_S3_REQUIRED").is_none(),
+                    "LAKEORM_TEST_S3_REQUIRED is set but LAKEORM_TEST_S3_FAULT_* are not"
+                );
+                eprintln!("no S3 server to stop: run through `cargo xtask ci`; skipping");
+                None
+            }
+        }
+    }
+
+    /// A lake under a fresh prefix, whose requests give up two seconds into a silence.
+    fn backend(&self) -> Arc<dyn lakeorm::Backend> {
+        let bucket = std::env::var("LAKEORM_TEST_S3_BUCKET").unwrap_or_else(|_| "lakeorm".into());
+        let options = lakeorm::backends::S3Options::new(bucket)
+            .prefix(format!("stopped/{}", lakeorm::IngestId::new()))
+            .endpoint(&self.endpoint)
+            .region("us-east-1")
+            .credentials("test", "test")
+            .allow_http(true)
+            .request_timeout(std::time::Duration::from_secs(2))
+            .max_retries(1)
+            .retry_timeout(std::time::Duration::from_secs(3));
+        Arc::new(lakeorm::backends::ObjectStoreBackend::s3(options).unwrap())
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {}", self.pid);
+    }
+
+    fn stop(&self) {
+        self.signal("-STOP");
+    }
+
+    fn resume(&self) {
+        self.signal("-CONT");
+    }
+}
+
+/// Resumes the server however the test ends, so that a failure leaves no stopped server
+/// behind for the rest of the run.
+struct Resume<'a>(&'a StoppableS3);
+
+impl Drop for Resume<'_> {
+    fn drop(&mut self) {
+        self.0.resume();
+    }
+}
+
+/// A client of `format` on a fresh lake of the stoppable server, staging in small parts.
+async fn stoppable_client(
+    server: &StoppableS3,
+    format: Format,
+) -> (Client, Arc<dyn lakeorm::Backend>) {
+    let backend = server.backend();
+    let driver = lakeorm::embedded::EmbeddedDriver::open(Arc::clone(&backend))
+        .await
+        .unwrap();
+    let dialect: Arc<dyn lakeorm::Dialect> = match format {
+        Format::Delta => Arc::new(lakeorm::delta::DeltaDialect::new()),
+        Format::Iceberg => Arc::new(lakeorm::iceberg::IcebergDialect::new()),
+    };
+    let options = ClientOptions::default()
+        // The retry below runs in this process, right after the call gave up.
+        .idempotency_lease(std::time::Duration::ZERO)
+        .staging(lakeorm::PartWriterOptions {
+            target_part_bytes: 64 << 10,
+            row_group_bytes: 16 << 10,
+            ..Default::default()
+        });
+    let db = Client::with_options(Arc::new(driver), dialect, Arc::clone(&backend), options);
+    db.migrate::<Entry>().await.unwrap();
+    (db, backend)
+}
+
+/// Spawns `insert(rows)` with `key`, staged or direct.
+fn spawn_insert(
+    db: &Client,
+    rows: &[Entry],
+    key: &str,
+    staged: bool,
+) -> tokio::task::JoinHandle<lakeorm::Result<lakeorm::WriteReport>> {
+    let (db, rows, key) = (db.clone(), rows.to_vec(), key.to_owned());
+    tokio::spawn(async move {
+        let insert = db.insert(&rows).idempotency_key(&key);
+        if staged {
+            insert.staged().await
+        } else {
+            insert.direct().await
+        }
+    })
+}
+
+/// Waits until the `ledger` table holds a Parquet file, and returns how long that took.
+async fn until_a_data_file(backend: &dyn lakeorm::Backend) -> std::time::Duration {
+    use futures::TryStreamExt as _;
+    let start = std::time::Instant::now();
+    let table = backend.store_path(&backend.table_location("ledger"));
+    loop {
+        let files: Vec<_> = backend
+            .object_store()
+            .list(Some(&table))
+            .try_collect()
+            .await
+            .unwrap();
+        if files
+            .iter()
+            .any(|f| f.location.as_ref().ends_with(".parquet"))
+        {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(300));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// The S3 server holding the lake stops answering in the middle of an upload and comes back
+/// once the call has given up: the table holds all of the batch or none, the janitor removes
+/// what was staged, and a retry with the key writes the batch exactly once. A staged insert
+/// is stopped once its first part has landed (with small parts, most are still to come). A
+/// direct one is stopped three quarters of the way to its first data file, as timed by an
+/// uninterrupted run of the same write just before: past its idempotency claim, while its
+/// data is being encoded and sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_server_stopped_mid_upload_loses_and_duplicates_nothing() {
+    use std::time::{Duration, Instant};
+    let Some(server) = StoppableS3::from_env() else {
+        return;
+    };
+    const ROWS: i64 = 1_000_000;
+    let mut tally = Tally::default();
+    let mut failed = 0;
+    let mut staging_left = 0;
+    let rows = entries(0..ROWS);
+    for format in FORMATS {
+        for staged in [true, false] {
+            let stop_after = if staged {
+                None
+            } else {
+                let (db, backend) = stoppable_client(&server, format).await;
+                let calibration = spawn_insert(&db, &rows, "calibration", false);
+                let data_file = until_a_data_file(backend.as_ref()).await;
+                calibration.await.unwrap().unwrap();
+                Some(data_file * 3 / 4)
+            };
+            let (db, backend) = stoppable_client(&server, format).await;
+            let key = format!("stopped-{format:?}-{staged}");
+            let writer = spawn_insert(&db, &rows, &key, staged);
+            match stop_after {
+                Some(after) => tokio::time::sleep(after).await,
+                None => {
+                    let deadline = Instant::now() + Duration::from_secs(120);
+                    while backend.list_staging().await.unwrap().is_empty() {
+                        assert!(Instant::now() < deadline, "the write never staged anything");
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+            }
+            let resume = Resume(&server);
+            server.stop();
+            let first = tokio::time::timeout(Duration::from_secs(300), writer)
+                .await
+                .expect("the call never gave up on a silent server")
+                .unwrap();
+            drop(resume);
+            let what = format!("{format:?}, staged {staged}, stopped after {stop_after:?}");
+            match &first {
+                Ok(report) => eprintln!("{what}: the first call wrote {} rows", report.rows),
+                Err(error) => eprintln!("{what}: the first call failed: {error}"),
+            }
+            failed += u64::from(first.is_err());
+            let landed = count(&db, "ledger").await;
+            assert!(landed == 0 || landed == ROWS, "{what}: {landed} rows");
+            // Forced: the call is over, and nothing else writes to this lake.
+            db.cleanup_staging(Duration::ZERO).force().await.unwrap();
+            spawn_insert(&db, &rows, &key, staged)
+                .await
+                .unwrap()
+                .unwrap();
+            tally.check(&db, ROWS, &what).await;
+            let left = db.backend().list_staging().await.unwrap().len();
+            staging_left += left as u64;
+            assert_eq!(left, 0, "{what}");
+        }
+    }
+    record(
+        "fault",
+        "the S3 server stopped mid-upload of 1,000,000 rows (embedded, Delta and Iceberg; staged and direct), resumed once the call gave up, then a retry with the key",
+        tally.runs,
+        &[
+            ("rows lost", tally.lost),
+            ("rows duplicated", tally.duplicated),
+            ("staging prefixes left after the janitor", staging_left),
+            ("first calls that failed", failed),
+        ],
+    );
+}
