@@ -6,17 +6,30 @@
 //! do them in place, and a rewrite is also what checks the new schema against every existing row
 //! (a value that does not convert, or a NULL in a column made NOT NULL, fails the statement and
 //! leaves the table as it was). Older versions stay readable until vacuumed.
+//!
+//! A rewrite streams: the old version is scanned, each batch conformed to the new schema and
+//! handed to delta-rs's writer as it comes, so a table of any size is rewritten in bounded
+//! memory.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::prelude::SessionContext;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::datasource::provider_as_source;
+use datafusion::error::DataFusionError;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
+use futures::TryStreamExt as _;
 use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Partition, Result};
 
 use crate::ddl::{AlterOp, ColumnDef, Ddl, PartitionDef};
@@ -95,6 +108,56 @@ fn conform(
         .collect::<Result<Vec<ArrayRef>>>()?;
     RecordBatch::try_new(Arc::clone(schema), columns)
         .map_err(|e| sql_error(format!("the existing rows do not fit the new schema: {e}")))
+}
+
+/// The rows of a query, conformed batch by batch to the new schema: the input of a streamed
+/// rewrite. It runs the query in the session that planned it (where the table's store is
+/// registered), whatever context delta-rs executes it in.
+struct Conformed {
+    source: DataFrame,
+    schema: SchemaRef,
+    sources: Arc<[Option<String>]>,
+    rows: Arc<AtomicU64>,
+    /// The first row that did not fit, kept as lakeorm's error: delta-rs would wrap it.
+    refused: Arc<Mutex<Option<Error>>>,
+}
+
+impl std::fmt::Debug for Conformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conformed")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartitionStream for Conformed {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let source = self.source.clone();
+        let (schema, sources) = (Arc::clone(&self.schema), Arc::clone(&self.sources));
+        let (rows, refused) = (Arc::clone(&self.rows), Arc::clone(&self.refused));
+        let batches = futures::stream::once(async move { source.execute_stream().await })
+            .try_flatten()
+            .try_filter(|batch| futures::future::ready(batch.num_rows() > 0))
+            .and_then(move |batch| {
+                let conformed = conform(&batch, &schema, &sources).map_err(|e| {
+                    let message = e.to_string();
+                    refused.lock().expect("refusal lock").get_or_insert(e);
+                    DataFusionError::Execution(message)
+                });
+                if let Ok(batch) = &conformed {
+                    rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                }
+                futures::future::ready(conformed)
+            });
+        Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            batches,
+        ))
+    }
 }
 
 fn column_field(column: &ColumnDef) -> Field {
@@ -224,41 +287,46 @@ impl DeltaOps<'_> {
             .iter()
             .map(|f| Some(f.name().clone()))
             .collect();
-        let batches = df
-            .collect()
-            .await
-            .map_err(|e| errors::datafusion("create table as select", e))?;
         let location = self.catalog.location_of(name);
         let target = match existing {
             Some(table) => table,
             None => self.catalog.handle(&location)?,
         };
-        self.overwrite(name, target, &schema, &sources, batches, partitions)
+        self.overwrite(name, target, &schema, &sources, df, partitions)
             .await
     }
 
-    /// Writes `batches`, conformed to `schema`, as the whole new content of `table`.
+    /// Writes the rows of `source`, conformed to `schema`, as the whole new content of
+    /// `table`, streaming them through.
     async fn overwrite(
         &self,
         name: &str,
         table: DeltaTable,
         schema: &SchemaRef,
         sources: &[Option<String>],
-        batches: Vec<RecordBatch>,
+        source: DataFrame,
         partitions: Vec<String>,
     ) -> Result<ExecMetrics> {
-        let mut out = batches
-            .iter()
-            .filter(|b| b.num_rows() > 0)
-            .map(|b| conform(b, schema, sources))
-            .collect::<Result<Vec<_>>>()?;
-        let rows = out.iter().map(|b| b.num_rows() as u64).sum();
-        if out.is_empty() {
-            // An empty batch still carries the new schema into the commit.
-            out.push(RecordBatch::new_empty(Arc::clone(schema)));
-        }
-        let table = table
-            .write(out)
+        let rows = Arc::new(AtomicU64::new(0));
+        let refused = Arc::new(Mutex::new(None));
+        let input = Conformed {
+            source,
+            schema: Arc::clone(schema),
+            sources: sources.into(),
+            rows: Arc::clone(&rows),
+            refused: Arc::clone(&refused),
+        };
+        // The plan's schema is `schema` itself, nullability and field metadata included: it
+        // becomes the table's new schema.
+        let provider = StreamingTable::try_new(Arc::clone(schema), vec![Arc::new(input)])
+            .map_err(|e| errors::datafusion("planning the rewrite", e))?;
+        let plan =
+            LogicalPlanBuilder::scan("rewrite", provider_as_source(Arc::new(provider)), None)
+                .and_then(LogicalPlanBuilder::build)
+                .map_err(|e| errors::datafusion("planning the rewrite", e))?;
+        let written = table
+            .write(Vec::new())
+            .with_input_plan(plan)
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(SchemaMode::Overwrite)
             .with_partition_columns(partitions)
@@ -268,9 +336,12 @@ impl DeltaOps<'_> {
             // Without retries the commit fails instead, and the statement is re-run from the
             // new version (the Client re-runs what did not commit).
             .with_commit_properties(CommitProperties::default().with_max_retries(0))
-            .await
-            .map_err(|e| errors::delta(name, "rewrite", e))?;
-        self.finish(name, table, rows).await
+            .await;
+        if let Some(refusal) = refused.lock().expect("refusal lock").take() {
+            return Err(refusal);
+        }
+        let table = written.map_err(|e| errors::delta(name, "rewrite", e))?;
+        self.finish(name, table, rows.load(Ordering::Relaxed)).await
     }
 
     async fn alter(&self, name: &str, op: AlterOp) -> Result<ExecMetrics> {
@@ -381,22 +452,19 @@ impl DeltaOps<'_> {
             }
         }
         let schema = Arc::new(Schema::new(fields));
-        let batches = self.scan(name, &table).await?;
-        self.overwrite(name, table, &schema, &sources, batches, partitions)
+        let rows = self.scan(name, &table).await?;
+        self.overwrite(name, table, &schema, &sources, rows, partitions)
             .await
     }
 
-    /// Every row of the table's current version.
-    async fn scan(&self, name: &str, table: &DeltaTable) -> Result<Vec<RecordBatch>> {
+    /// The rows of the table's version `table`, to be streamed.
+    async fn scan(&self, name: &str, table: &DeltaTable) -> Result<DataFrame> {
         let provider = table
             .table_provider()
             .await
             .map_err(|e| errors::datafusion(&format!("reading `{name}`"), e))?;
         SessionContext::new()
             .read_table(provider)
-            .map_err(|e| errors::datafusion("reading the table to rewrite", e))?
-            .collect()
-            .await
             .map_err(|e| errors::datafusion("reading the table to rewrite", e))
     }
 }
@@ -475,11 +543,107 @@ mod tests {
         .await
         .unwrap();
         let table = ops.existing("t").await.unwrap();
-        let after = ops.scan("t", &table).await.unwrap();
+        let after = ops
+            .scan("t", &table)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
         let labels: usize = after
             .iter()
             .map(|b| b.num_rows() - b.column_by_name("label").unwrap().null_count())
             .sum();
         assert_eq!(labels, 3);
+    }
+
+    /// A streamed rewrite keeps every row of every file, and the new schema as declared:
+    /// NOT NULL stays NOT NULL, field metadata (a generation expression) stays.
+    #[tokio::test]
+    async fn a_streamed_rewrite_keeps_rows_nullability_and_metadata() {
+        let driver = EmbeddedDriver::open(memory_lake()).await.unwrap();
+        let ops = driver.delta_ops();
+        ops.ddl(
+            crate::ddl::parse(
+                "CREATE TABLE t (id BIGINT NOT NULL, name STRING, \
+                 day BIGINT GENERATED ALWAYS AS (id + 1)) USING delta",
+            )
+            .unwrap()
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let schema = ops
+            .existing("t")
+            .await
+            .unwrap()
+            .snapshot()
+            .unwrap()
+            .snapshot()
+            .arrow_schema();
+        for chunk in 0..5i64 {
+            let ids: Vec<i64> = (chunk * 10_000..(chunk + 1) * 10_000).collect();
+            let batch = RecordBatch::try_new(
+                Arc::clone(&schema),
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| -> ArrayRef {
+                        match f.name().as_str() {
+                            "id" => Arc::new(Int64Array::from(ids.clone())),
+                            "day" => {
+                                Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| i + 1)))
+                            }
+                            "name" => Arc::new(StringArray::from_iter_values(
+                                ids.iter().map(|i| format!("n{i}")),
+                            )),
+                            _ => Arc::new(StringArray::from_iter_values(ids.iter().map(|_| "x"))),
+                        }
+                    })
+                    .collect(),
+            )
+            .unwrap();
+            ops.existing("t")
+                .await
+                .unwrap()
+                .write(vec![batch])
+                .await
+                .unwrap();
+        }
+        let metrics = ops
+            .ddl(
+                crate::ddl::parse("ALTER TABLE t RENAME COLUMN name TO label")
+                    .unwrap()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(metrics.rows_inserted, 50_000);
+        let table = ops.existing("t").await.unwrap();
+        let after = table.snapshot().unwrap().snapshot().arrow_schema();
+        let id = after.field_with_name("id").unwrap();
+        assert!(!id.is_nullable(), "{id:?}");
+        let day = after.field_with_name("day").unwrap();
+        assert!(
+            day.metadata().contains_key(GENERATION_EXPRESSION_KEY)
+                || table
+                    .snapshot()
+                    .unwrap()
+                    .schema()
+                    .field("day")
+                    .is_some_and(|f| f.metadata().contains_key(GENERATION_EXPRESSION_KEY)),
+            "{day:?}"
+        );
+        let rows: usize = ops
+            .scan("t", &table)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows() - b.column_by_name("label").unwrap().null_count())
+            .sum();
+        assert_eq!(rows, 50_000);
     }
 }
