@@ -317,16 +317,9 @@ impl Client {
             ingest_id,
             source: Box::new(error),
         };
-        match plan {
-            ExecutionPlan::Append {
-                table, ingest_id, ..
-            }
-            | ExecutionPlan::Merge {
-                table, ingest_id, ..
-            }
-            | ExecutionPlan::Update {
-                table, ingest_id, ..
-            } => match self
+        // Writes stamp their rows with the ingest id: the commit log says whether they landed.
+        if let (Some(table), Some(ingest_id)) = (plan.table(), plan.ingest_id()) {
+            return match self
                 .inner
                 .driver
                 .is_committed(table, ingest_id, self.exec_context())
@@ -341,7 +334,9 @@ impl Client {
                     tracing::warn!(%ingest_id, %lookup, "could not read the commit log after a failure");
                     Err(unknown(Some(*ingest_id), error))
                 }
-            },
+            };
+        }
+        match plan {
             // Running these twice leaves what running them once does.
             ExecutionPlan::CreateTable { .. }
             | ExecutionPlan::Delete { .. }
