@@ -339,9 +339,11 @@ impl Driver for SparkDriver {
             Ok(true) => return Ok(true),
             Ok(false) => {}
             Err(Error::TableNotFound { .. }) => return Ok(false),
-            // A Delta log answers without the server.
-            Err(e) if delta && e.is_retryable() => {
-                tracing::debug!(error = %e, "the server could not be asked; reading the Delta log");
+            // The server answered but could not read its own log (Sail, while others commit):
+            // the Delta log answers without it. A server that cannot be reached is another
+            // matter: it may still be committing the write, so its outcome stays unknown.
+            Err(e) if delta && e.is_retryable() && !crate::errors::session_in_doubt(&e) => {
+                tracing::debug!(error = %e, "the server could not read the log; reading it here");
             }
             Err(e) => return Err(e),
         }
