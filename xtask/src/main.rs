@@ -2,17 +2,18 @@
 //!
 //! - `ci`: everything a submission must pass — formatting, clippy with warnings denied, every
 //!   test (unit, integration, compile-fail, doc tests), warning-free rustdoc and the one-arrow
-//!   rule. The tests run against two throwaway S3-compatible servers (moto's `moto_server`, see
+//!   rule. The tests run against throwaway S3-compatible servers (moto's `moto_server`, see
 //!   `servers.rs`) started on loopback for the test step and stopped after it.
-//! - `with-s3 -- <command>...`: runs one command with those two servers up and the tests'
+//! - `with-s3 -- <command>...`: runs one command with those servers up and the tests'
 //!   `LAKEORM_TEST_S3_*` variables set, then stops them and exits with the command's status; for
 //!   focused runs such as `cargo xtask with-s3 -- cargo nextest run -p lakeorm-backends`.
 //! - `e2e [-- <nextest args>]`: the end-to-end suite (`crates/lakeorm/tests/e2e`) against real
 //!   servers: Sail and Apache Spark's Spark Connect server (installed from PyPI into a
 //!   virtualenv under the target dir, see `spark.rs`) and the S3 servers, all on loopback and all
 //!   stopped afterwards, pass or fail. `ci` runs the same suite as part of its test step.
-//! - `bench`: the benchmarks, with their results printed as ratios against the peers measured in
-//!   the same run.
+//! - `bench`: every benchmark (criterion groups, memory cases, Spark ingest on Sail), each figure
+//!   against its peer measured in the same run, written to `docs/benchmarks.md` (see
+//!   `report.rs`); `bench <name>` runs one and prints it.
 //! - `soak`: the fault, load, input and secrets tests with their iterations multiplied
 //!   (`--factor`, default 50: 16 tasks × 200 upserts, 10,000 small inserts, 50,000,000
 //!   generated inputs per decoder), servers up as for `ci`. Both `ci` and `soak` write what those tests
@@ -26,6 +27,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod reliability;
+mod report;
 mod servers;
 mod spark;
 
@@ -46,8 +48,9 @@ enum Task {
     },
     /// Run the benchmarks and print ratios against their peers.
     Bench {
-        /// Only this benchmark (`projection`, `client`, `spark`) or the groups whose name
-        /// contains this. `spark` starts Sail and compares both write paths with pyspark.
+        /// Only this benchmark (`projection`, `validation`, `client`, `iceberg`, `memory`,
+        /// `spark`), printed; without one, every benchmark runs and `docs/benchmarks.md` is
+        /// written. `spark` starts Sail and compares both write paths with pyspark.
         filter: Option<String>,
         /// Arguments for criterion, after `--` (e.g. `-- --measurement-time 15`).
         #[arg(last = true)]
