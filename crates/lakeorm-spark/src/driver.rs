@@ -390,7 +390,6 @@ impl Driver for SparkDriver {
 }
 
 impl SparkDriver {
-    /// Whether a query returns a row.
     /// Whether a witness query returns rows. It only reads, so a retryable failure (a
     /// transport error, Sail reading a log another writer is extending) is tried again a few
     /// times: the answer decides between re-running a write and reporting its outcome unknown.

@@ -21,13 +21,7 @@ async fn upsert_load(format: Format) {
         "load",
         &format!("{TASKS} tasks × {rounds} upserts into one table, embedded {format:?}"),
         (TASKS * rounds) as u64,
-        &[
-            ("rows lost", 0),
-            ("rows duplicated", 0),
-            ("rows with a stale value", load.stale),
-            ("conflicts retried", load.retries),
-            ("calls failed", 0),
-        ],
+        &load.counts(),
     );
 }
 

@@ -44,6 +44,20 @@ pub(crate) struct UpsertLoad {
     pub(crate) stale: u64,
 }
 
+impl UpsertLoad {
+    /// What every upsert-load case reports (the asserts above make the first, second and
+    /// last 0 whenever a report is written).
+    pub(crate) fn counts(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("rows lost", 0),
+            ("rows duplicated", 0),
+            ("rows with a stale value", self.stale),
+            ("conflicts retried", self.retries),
+            ("calls failed", 0),
+        ]
+    }
+}
+
 /// `TASKS` tasks, each upserting `rounds` times the rows of its own warehouse (`KEYS` items,
 /// so most upserts update): the table ends with one row per key holding the last round's
 /// value, and no call failed.
