@@ -211,10 +211,12 @@ fn criterion_sections(target: &Path) -> Result<Vec<Section>> {
                 context: in-process it can only cost more."
             .into(),
         lines: vec![
-            timed(target, "client-insert", ("lakeorm", "delta-rs"), "Delta, direct", Target::AtMost(1.10),
-                "Validation and projection of every record are work the peer, handed a prebuilt batch, does not do; \
-                 the rest is the log read before the write. What would close it: stamp `auto` fields while encoding, \
-                 skip the log refresh when the snapshot is current.")?,
+            timed(target, "client-insert", ("lakeorm", "delta-rs"), "Delta, `insert` (the default path)", Target::AtMost(1.10),
+                "`WritePath::Auto` stages any batch of at least `staged_threshold` (128 MiB), and the \
+                 1M-row batch is 148 MiB of Arrow: in-process the engine writes zstd Parquet parts, reads \
+                 them back and writes the table's Parquet again (perf: zstd and snappy about a quarter of \
+                 the samples). What would close it: a driver capability saying whether staging helps \
+                 (not in-process), consulted by `Auto`.")?,
             timed(target, "client-insert", ("lakeorm-staged", "delta-rs"), "Delta, staged", Target::None, "")?,
             timed(target, "iceberg-insert", ("lakeorm", "iceberg"), "Iceberg, direct", Target::AtMost(1.10),
                 "Validation, projection and the commit through the lake's catalog table are work the peer \

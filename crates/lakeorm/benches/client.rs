@@ -1,6 +1,7 @@
 //! The Client on the embedded engine against the peer it wraps, each pair in one run:
-//! - `client-insert`: 1,000,000 rows inserted (validate, encode, write, commit), directly and
-//!   staged, against delta-rs writing the same rows as a prebuilt `RecordBatch`;
+//! - `client-insert`: 1,000,000 rows inserted (validate, encode, write, commit) by the default
+//!   `insert` (its `Auto` path) and by `.staged()`, against delta-rs writing the same rows as a
+//!   prebuilt `RecordBatch`;
 //! - `client-upsert`: 100,000 rows of which half exist, upserted into a 1,000,000-row table,
 //!   against delta-rs's `merge` of the same rows as a prebuilt batch on the same key;
 //! - `client-read`: 1,000,000 rows selected with a filter from a 1,250,000-row table, as typed
