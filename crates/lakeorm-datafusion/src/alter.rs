@@ -646,4 +646,31 @@ mod tests {
             .sum();
         assert_eq!(rows, 50_000);
     }
+
+    /// A rewrite of an empty table streams no rows, and still commits the new schema.
+    #[tokio::test]
+    async fn a_rewrite_of_an_empty_table_commits_the_new_schema() {
+        let driver = EmbeddedDriver::open(memory_lake()).await.unwrap();
+        let ops = driver.delta_ops();
+        ops.ddl(
+            crate::ddl::parse("CREATE TABLE t (id BIGINT, name STRING) USING delta")
+                .unwrap()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let metrics = ops
+            .ddl(
+                crate::ddl::parse("ALTER TABLE t RENAME COLUMN name TO label")
+                    .unwrap()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(metrics.rows_inserted, 0);
+        let table = ops.existing("t").await.unwrap();
+        let schema = table.snapshot().unwrap().snapshot().arrow_schema();
+        assert!(schema.field_with_name("label").is_ok(), "{schema:?}");
+        assert!(schema.field_with_name("name").is_err(), "{schema:?}");
+    }
 }
