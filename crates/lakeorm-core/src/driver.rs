@@ -56,6 +56,11 @@ pub struct DriverCapabilities {
     pub delete: bool,
     /// Appending or merging Parquet staged on the Backend (a staged write).
     pub staged_writes: bool,
+    /// Whether staging a large write *helps*: true where the engine is remote, so that staged
+    /// Parquet spares the wire and the server reads the parts in parallel; false in-process,
+    /// where staging only adds a Parquet round trip. The facade's `WritePath::Auto` stages a
+    /// batch from the size threshold up only when this holds; `.staged()` still forces it.
+    pub staging_helps: bool,
     /// Compaction and vacuum.
     pub maintenance: bool,
     /// Reading old table versions.

@@ -219,6 +219,8 @@ impl lakeorm_core::Driver for EmbeddedDriver {
             update: true,
             delete: true,
             staged_writes: true,
+            // In-process, a staged write is the same batch through a Parquet round trip.
+            staging_helps: false,
             maintenance: true,
             time_travel: true,
         }

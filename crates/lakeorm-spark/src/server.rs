@@ -30,6 +30,7 @@ impl SparkServer {
             update: true,
             delete: true,
             staged_writes: true,
+            staging_helps: true,
             maintenance: true,
             time_travel: true,
         };
@@ -46,6 +47,7 @@ impl SparkServer {
                 update: false,
                 delete: false,
                 staged_writes: true,
+                staging_helps: true,
                 maintenance: false,
                 time_travel: false,
             },
@@ -59,6 +61,7 @@ impl SparkServer {
                 update: true,
                 delete: true,
                 staged_writes: true,
+                staging_helps: true,
                 maintenance: false,
                 time_travel: false,
             },

@@ -50,7 +50,9 @@ pub struct ClientOptions {
     /// Retries of retryable failures (commit conflicts, clusters still starting).
     pub retry: RetryPolicy,
     /// Writes whose Arrow size reaches this many bytes are staged (Parquet parts on the
-    /// Backend, then one engine operation) when the engine supports it (default 128 MiB).
+    /// Backend, then one engine operation) when the engine supports it and staging helps it
+    /// (a remote engine; not the embedded one, where it is only a Parquet round trip), default
+    /// 128 MiB.
     pub staged_threshold: u64,
     /// How many staged writes may run at once (default 4); more wait for a slot, which bounds
     /// the memory and upload bandwidth of a burst of large inserts.
@@ -148,7 +150,8 @@ impl From<ConflictStrategy> for MergeAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum WritePath {
-    /// Chosen from the batch's size ([`ClientOptions::staged_threshold`]).
+    /// Chosen from the batch's size ([`ClientOptions::staged_threshold`]) on engines where
+    /// staging helps (`DriverCapabilities::staging_helps`); direct elsewhere.
     #[default]
     Auto,
     /// Arrow batches sent straight to the engine.

@@ -171,12 +171,16 @@ fn lakes() -> Vec<TestLake> {
 async fn staged_writes_commit_and_leave_no_staging() {
     for lake in lakes() {
         let name = lake.name();
-        // A tiny threshold sends every write down the staged path.
+        // Even a tiny threshold leaves the embedded engine's default writes direct: staging
+        // in-process is only a Parquet round trip. `.staged()` forces the path.
         let db = client_for(&lake, ClientOptions::new().staged_threshold(1)).await;
+        assert!(!db.driver().capabilities().staging_helps);
         db.migrate::<Event>().await.unwrap();
-        let report = db.insert(&events(0, 5000)).await.unwrap();
+        let auto = db.insert(&events(0, 10)).await.unwrap();
+        assert_eq!(auto.write_path, Some(WritePath::Direct), "{name}");
+        let report = db.insert(&events(10, 4990)).staged().await.unwrap();
         assert_eq!(report.write_path, Some(WritePath::Staged), "{name}");
-        assert_eq!(report.metrics.rows_inserted, 5000, "{name}");
+        assert_eq!(report.metrics.rows_inserted, 4990, "{name}");
         let forced = db.insert(&events(5000, 10)).staged().await.unwrap();
         assert_eq!(forced.write_path, Some(WritePath::Staged));
         let direct = db.insert(&events(5010, 10)).direct().await.unwrap();
@@ -196,6 +200,7 @@ async fn staged_writes_commit_and_leave_no_staging() {
         let upsert = db
             .insert(&balances(2))
             .on_conflict(ConflictStrategy::Update)
+            .staged()
             .await
             .unwrap();
         assert_eq!(upsert.write_path, Some(WritePath::Staged));
