@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray, StructArray};
+use arrow::buffer::{Buffer, OffsetBuffer};
+use arrow::error::ArrowError;
 use chrono::{DateTime, Utc};
 
 use crate::Result;
@@ -102,14 +104,42 @@ pub fn encode_stamped<T: Lake>(rows: &[T], now: DateTime<Utc>) -> Result<RecordB
     encode_with(rows, |row, builder| row.append_stamped(builder, now))
 }
 
+/// The batches a write of `rows` at `now` under `ingest_id` sends to the table: what
+/// [`Lake::to_write_batch`] makes, in one batch per core for large slices (encoded in
+/// parallel, in row order), so that no core waits while the others encode and nothing is
+/// copied to join them.
+pub fn encode_write_batches<T: Lake>(
+    rows: &[T],
+    ingest_id: &IngestId,
+    now: DateTime<Utc>,
+) -> Result<Vec<RecordBatch>> {
+    in_shares(rows, |offset, share| {
+        let batch = encode_at(share, offset, |row, builder| {
+            row.append_stamped(builder, now)
+        })?;
+        with_ingest_id::<T>(batch, ingest_id)
+    })
+    .into_iter()
+    .collect()
+}
+
 fn encode_with<T: Row>(
     rows: &[T],
+    append: impl Fn(&T, &mut T::Builder) -> Result<(), EncodeError>,
+) -> Result<RecordBatch> {
+    encode_at(rows, 0, append)
+}
+
+/// Encodes `rows`, the first of which is row `offset` of the write (for error messages).
+fn encode_at<T: Row>(
+    rows: &[T],
+    offset: usize,
     append: impl Fn(&T, &mut T::Builder) -> Result<(), EncodeError>,
 ) -> Result<RecordBatch> {
     let schema = T::schema();
     let mut builder = T::builder(schema.row_type(), rows.len());
     for (index, row) in rows.iter().enumerate() {
-        append(row, &mut builder).map_err(|e| e.at_row(index))?;
+        append(row, &mut builder).map_err(|e| e.at_row(offset + index))?;
     }
     let columns = T::finish_columns(&mut builder)?;
     let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
@@ -123,11 +153,7 @@ fn encode_with<T: Row>(
 /// Appends the [`INGEST_ID_COLUMN`](crate::schema::INGEST_ID_COLUMN), every row stamped with
 /// `ingest_id`, to a batch of the model's columns.
 pub fn with_ingest_id<T: Row>(batch: RecordBatch, ingest_id: &IngestId) -> Result<RecordBatch> {
-    let id = ingest_id.to_string();
-    let ids: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-        id.as_str(),
-        batch.num_rows(),
-    )));
+    let ids: ArrayRef = Arc::new(repeated(&ingest_id.to_string(), batch.num_rows())?);
     let mut columns = batch.columns().to_vec();
     columns.push(ids);
     let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
@@ -138,21 +164,114 @@ pub fn with_ingest_id<T: Row>(batch: RecordBatch, ingest_id: &IngestId) -> Resul
     )?)
 }
 
-/// Validates every record and reports the failures of all of them, each tagged with its index.
-pub fn validate<T: Lake>(records: &[T]) -> Result<(), ValidationError> {
-    let mut all = Vec::new();
-    for (row, record) in records.iter().enumerate() {
-        if let Err(e) = record.validate() {
-            all.extend(e.into_errors().into_iter().map(|mut fe| {
-                fe.row = Some(row);
-                fe
-            }));
-        }
+/// `value` in each of `rows` rows, its buffers allocated once at their final size (a
+/// builder would grow the values by doubling, copying a 1M-row column's 36 MB several times).
+fn repeated(value: &str, rows: usize) -> Result<StringArray, ArrowError> {
+    // A `Utf8` column's offsets are `i32`: past that, a typed error rather than a panic.
+    if value
+        .len()
+        .checked_mul(rows)
+        .is_none_or(|bytes| bytes > i32::MAX as usize)
+    {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "{rows} rows of a {}-byte string exceed a Utf8 column's 2 GiB; write them in smaller batches",
+            value.len()
+        )));
     }
+    let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(value.len(), rows));
+    let values = Buffer::from(value.repeat(rows).into_bytes());
+    Ok(StringArray::new(offsets, values, None))
+}
+
+/// Validates every record and reports the failures of all of them, each tagged with its index.
+///
+/// Large slices are checked on every core, a contiguous share each; the failures come back in
+/// row order whatever the split.
+pub fn validate<T: Lake>(records: &[T]) -> Result<(), ValidationError> {
+    let all = in_shares(records, |offset, share| {
+        let mut failures = Vec::new();
+        for (row, record) in share.iter().enumerate() {
+            if let Err(e) = record.validate() {
+                failures.extend(e.into_errors().into_iter().map(|mut fe| {
+                    fe.row = Some(offset + row);
+                    fe
+                }));
+            }
+        }
+        failures
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     ValidationError::new(T::schema().type_name(), all).into_result()
+}
+
+/// Rows below which a slice is worked on by the calling thread alone: a thread costs tens of
+/// microseconds to start, which a few thousand rows do not repay.
+const ROWS_PER_SHARE: usize = 32 * 1024;
+
+/// `work` on contiguous shares of `rows` (given each share's offset), one per core on
+/// scoped threads, results in row order. A Client's write is CPU-bound here (validation,
+/// encoding) and its records are borrowed, hence scoped threads rather than the async
+/// runtime's blocking pool, which needs `'static` work.
+pub(crate) fn in_shares<T: Sync, R: Send>(
+    rows: &[T],
+    work: impl Fn(usize, &[T]) -> R + Sync,
+) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let shares = (rows.len() / ROWS_PER_SHARE).clamp(1, cores);
+    if shares == 1 {
+        return vec![work(0, rows)];
+    }
+    let size = rows.len().div_ceil(shares);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(size)
+            .enumerate()
+            .map(|(i, share)| scope.spawn(move || work(i * size, share)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// The fingerprint of a model's schema; see [`LakeSchema::fingerprint`].
 pub fn schema_fingerprint<T: Lake>() -> String {
     T::schema().fingerprint()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{in_shares, repeated};
+
+    #[test]
+    fn shares_cover_every_row_once_in_order() {
+        let rows: Vec<usize> = (0..100_003).collect();
+        let shares = in_shares(&rows, |offset, share| {
+            assert!(share.iter().enumerate().all(|(i, r)| *r == offset + i));
+            share.to_vec()
+        });
+        assert_eq!(shares.concat(), rows);
+        assert_eq!(in_shares(&rows[..10], |_, s| s.len()), vec![10]);
+        assert_eq!(in_shares(&[] as &[usize], |_, s| s.len()), vec![0]);
+    }
+
+    #[test]
+    fn a_repeated_string_column_holds_the_value_in_every_row() {
+        let column = repeated("0193-ab", 3).unwrap();
+        assert_eq!(column.iter().collect::<Vec<_>>(), vec![Some("0193-ab"); 3]);
+        assert_eq!(repeated("x", 0).unwrap().iter().count(), 0);
+    }
+
+    #[test]
+    fn a_repeated_string_past_the_offset_range_is_an_error_not_a_panic() {
+        let error = repeated(&"x".repeat(36), 60_000_000).unwrap_err();
+        assert!(error.to_string().contains("smaller batches"), "{error}");
+    }
 }

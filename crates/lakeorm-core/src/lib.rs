@@ -48,8 +48,8 @@ pub use generated::GeneratedColumn;
 pub use ingest::IngestId;
 pub use json::{MAX_JSON_BYTES, from_json, from_json_array};
 pub use lake::{
-    Lake, Row, decode_batch, encode_rows, encode_stamped, schema_fingerprint, validate,
-    with_ingest_id,
+    Lake, Row, decode_batch, encode_rows, encode_stamped, encode_write_batches, schema_fingerprint,
+    validate, with_ingest_id,
 };
 pub use location::Location;
 pub use migration::{ColumnState, PartitionField, Safety, SchemaChange, TableState};

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use crate::client::Client;
 use crate::options::{ConflictStrategy, WritePath};
 use crate::query::Query;
-use crate::write::{WriteReport, WriteShape, insert_shape, stamped_batch};
+use crate::write::{WriteReport, WriteShape, insert_shape, stamped_batches};
 
 /// The suffix of raw tables.
 pub const RAW_SUFFIX: &str = "_raw";
@@ -80,12 +80,12 @@ impl Client {
         self.run(ExecutionPlan::CreateTable { table: raw.clone() }, 0, 0)
             .await?;
         let ingest_id = IngestId::new();
-        let batch = stamped_batch(records, &ingest_id)?;
+        let batches = stamped_batches(records, &ingest_id)?;
         let report = self
             .write_batch(
                 raw.clone(),
                 WriteShape::Append,
-                batch,
+                batches,
                 ingest_id,
                 WritePath::Auto,
             )
@@ -150,10 +150,10 @@ impl<T: Lake> RawInsert<T> {
         .await?;
         lakeorm_core::validate(&records)?;
         // Stamped at landing; the target gets the values that were landed.
-        let batch = T::to_table_batch(&records, &self.ingest_id)?;
-        crate::write::check_unique_keys(&target, &shape, &batch)?;
+        let batches = vec![T::to_table_batch(&records, &self.ingest_id)?];
+        crate::write::check_unique_keys(&target, &shape, &batches)?;
         let report = client
-            .write_batch(target, shape, batch, self.ingest_id, WritePath::Auto)
+            .write_batch(target, shape, batches, self.ingest_id, WritePath::Auto)
             .await?;
         client
             .run(

@@ -51,15 +51,15 @@ impl fmt::Debug for Finalizer {
 }
 
 impl Finalizer {
-    /// Stages `batch` under `prefix` and returns the finalizer of `plan`, which reads it.
+    /// Stages `batches` under `prefix` and returns the finalizer of `plan`, which reads them.
     pub(crate) async fn stage(
         client: &Client,
         prefix: Location,
-        batch: &RecordBatch,
+        batches: &[RecordBatch],
         plan: impl FnOnce(&StagedParts) -> Result<ExecutionPlan>,
     ) -> Result<Self> {
         let hold = StagingHold::new(&prefix);
-        let staged = stage(client, &prefix, batch).await?;
+        let staged = stage(client, &prefix, batches).await?;
         let plan = match plan(&staged) {
             Ok(plan) => plan,
             Err(e) => {
@@ -72,8 +72,11 @@ impl Finalizer {
             prefix,
             _hold: hold,
             plan,
-            rows: batch.num_rows() as u64,
-            bytes: batch.get_array_memory_size() as u64,
+            rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
+            bytes: batches
+                .iter()
+                .map(|b| b.get_array_memory_size() as u64)
+                .sum(),
             state: State::Staged,
         })
     }
@@ -140,19 +143,24 @@ impl Drop for Finalizer {
 pub(crate) async fn stage(
     client: &Client,
     prefix: &Location,
-    batch: &RecordBatch,
+    batches: &[RecordBatch],
 ) -> Result<StagedParts> {
+    let Some(first) = batches.first() else {
+        return Err(Error::data_invalid("a staged write", "it has no batches"));
+    };
     let backend = client.backend().as_ref();
     let mut writer = PartWriter::new(
         backend,
         prefix.clone(),
-        batch.schema(),
+        first.schema(),
         client.options().staging.clone(),
     );
-    if let Err(e) = writer.write(batch).await {
-        writer.abort().await;
-        remove(client, prefix).await;
-        return Err(e);
+    for batch in batches {
+        if let Err(e) = writer.write(batch).await {
+            writer.abort().await;
+            remove(client, prefix).await;
+            return Err(e);
+        }
     }
     match writer.finish().await {
         Ok(staged) => Ok(staged),

@@ -202,10 +202,10 @@ impl Client {
         lakeorm_core::validate(records)?;
         let rows = records.len() as u64;
         let minted = IngestId::new();
-        let batch = stamped_batch(records, &minted)?;
+        let batches = stamped_batches(records, &minted)?;
         // Refused before an idempotency key is claimed: a write that can never land records
         // nothing.
-        check_unique_keys(&table, &shape, &batch)?;
+        check_unique_keys(&table, &shape, &batches)?;
         // Held until the write has finished: another call with the key waits for it.
         let mut key_guard = None;
         let ingest_id = match &options.idempotency_key {
@@ -233,14 +233,19 @@ impl Client {
             }
         };
         // A retry writes under its first call's id.
-        let batch = if ingest_id == minted {
-            batch
+        let batches = if ingest_id == minted {
+            batches
         } else {
-            let model_columns: Vec<usize> = (0..batch.num_columns() - 1).collect();
-            lakeorm_core::with_ingest_id::<T>(batch.project(&model_columns)?, &ingest_id)?
+            batches
+                .into_iter()
+                .map(|batch| {
+                    let model_columns: Vec<usize> = (0..batch.num_columns() - 1).collect();
+                    lakeorm_core::with_ingest_id::<T>(batch.project(&model_columns)?, &ingest_id)
+                })
+                .collect::<Result<Vec<_>>>()?
         };
         let report = self
-            .write_batch(table, shape, batch, ingest_id, options.path)
+            .write_batch(table, shape, batches, ingest_id, options.path)
             .await;
         if let Some(guard) = key_guard {
             guard.ended();
@@ -271,24 +276,30 @@ impl Client {
         self.require(shape.operation(), Some(table), capable)
     }
 
-    /// Writes a table batch (system column included) along the direct or the staged path.
+    /// Writes the table batches of one write (system column included) along the direct or the
+    /// staged path.
     pub(crate) async fn write_batch(
         &self,
         table: TableSpec,
         shape: WriteShape,
-        batch: RecordBatch,
+        batches: Vec<RecordBatch>,
         ingest_id: IngestId,
         path: WritePath,
     ) -> Result<WriteReport> {
-        let rows = batch.num_rows() as u64;
-        let bytes = batch.get_array_memory_size() as u64;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let bytes = batches
+            .iter()
+            .map(|b| b.get_array_memory_size() as u64)
+            .sum();
         // Nothing to stage for an empty write; the engine treats it as a no-op.
         let staged = rows > 0
             && match path {
                 WritePath::Staged => true,
                 WritePath::Direct => false,
                 WritePath::Auto => {
-                    self.driver().capabilities().staged_writes
+                    let capabilities = self.driver().capabilities();
+                    capabilities.staged_writes
+                        && capabilities.staging_helps
                         && bytes >= self.options().staged_threshold
                 }
             };
@@ -298,7 +309,7 @@ impl Client {
             // after it was minted, and the janitor reads a prefix's age from its name. Two
             // calls under one id never share a prefix either.
             let prefix = self.backend().staging_location(&IngestId::new());
-            let mut finalizer = Finalizer::stage(self, prefix, &batch, |staged| {
+            let mut finalizer = Finalizer::stage(self, prefix, &batches, |staged| {
                 let source = WriteSource::Staged {
                     location: self
                         .backend()
@@ -311,7 +322,7 @@ impl Client {
             // Committed or not, the staged parts are removed.
             finalizer.commit().await?
         } else {
-            let source = WriteSource::Batches(vec![batch]);
+            let source = WriteSource::Batches(batches);
             self.run(shape.plan(table, source, ingest_id), rows, bytes)
                 .await?
         };
@@ -335,11 +346,11 @@ impl Client {
 pub(crate) fn check_unique_keys(
     table: &TableSpec,
     shape: &WriteShape,
-    batch: &RecordBatch,
+    batches: &[RecordBatch],
 ) -> Result<()> {
     match shape {
         WriteShape::Merge(keys, _) | WriteShape::Update(keys) => {
-            crate::unique::check(&table.table.to_string(), keys, batch)
+            crate::unique::check(&table.table.to_string(), keys, batches)
         }
         WriteShape::Append => Ok(()),
     }
@@ -403,10 +414,14 @@ pub(crate) fn insert_shape<T: Lake>(on_conflict: Option<ConflictStrategy>) -> Re
     })
 }
 
-/// The table batch of `records`: `auto` fields stamped with one instant while encoding (the
-/// records are neither copied nor changed), `_ingest_id` set.
-pub(crate) fn stamped_batch<T: Lake>(records: &[T], ingest_id: &IngestId) -> Result<RecordBatch> {
-    T::to_write_batch(records, ingest_id, chrono::Utc::now())
+/// The table batches of `records` (one per core for large writes, in row order): `auto`
+/// fields stamped with one instant while encoding (the records are neither copied nor
+/// changed), `_ingest_id` set.
+pub(crate) fn stamped_batches<T: Lake>(
+    records: &[T],
+    ingest_id: &IngestId,
+) -> Result<Vec<RecordBatch>> {
+    lakeorm_core::encode_write_batches(records, ingest_id, chrono::Utc::now())
 }
 
 pub(crate) fn columns<'a>(fields: impl Iterator<Item = &'a LakeField>) -> Vec<String> {
