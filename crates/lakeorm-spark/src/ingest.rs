@@ -6,14 +6,17 @@
 //! most [`DEFAULT_MAX_REQUEST_BYTES`] (configurable), each sent as its own temporary view, and
 //! the source view is their `UNION ALL`, so the write itself is still one statement and one
 //! commit.
+//!
+//! A write's `_ingest_id` is one value in every row: it travels once, as a literal column of
+//! the source view, instead of 36 bytes per row (about 40% of a six-column request).
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::Schema;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Schema};
 use arrow::ipc::writer::StreamWriter;
 use lakeorm_core::dialect::SOURCE_VIEW;
-use lakeorm_core::{Error, ExecMetrics, Result, Statement};
+use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Result, Statement};
 
 use crate::commands::run_all;
 use crate::errors::ENGINE;
@@ -59,6 +62,40 @@ fn encode(batch: &RecordBatch) -> Result<Vec<u8>> {
     writer.into_inner().map_err(fail)
 }
 
+/// The batches without their `_ingest_id` column, and its value, when that column is the
+/// last one and holds one value in every row (as every write's does); `None` otherwise,
+/// and the rows travel as they are.
+fn constant_ingest_id(batches: &[RecordBatch]) -> Option<(Vec<RecordBatch>, String)> {
+    let mut id: Option<&str> = None;
+    for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+        let last = batch.num_columns().checked_sub(1)?;
+        let field = batch.schema_ref().field(last).clone();
+        if field.name() != INGEST_ID_COLUMN || field.data_type() != &DataType::Utf8 {
+            return None;
+        }
+        let column = batch.column(last).as_string::<i32>();
+        if column.null_count() > 0 {
+            return None;
+        }
+        let first = *id.get_or_insert(column.value(0));
+        if column.iter().any(|v| v != Some(first)) {
+            return None;
+        }
+    }
+    // Spliced into SQL, so only what an ingest id (a UUID) is made of.
+    let id = id?;
+    if !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return None;
+    }
+    let trimmed = batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| b.project(&(0..b.num_columns() - 1).collect::<Vec<_>>()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .ok()?;
+    Some((trimmed, id.to_owned()))
+}
+
 /// Sends in-memory rows as the source view, runs `statements`, drops the views.
 pub(crate) async fn with_source(
     lease: &mut Lease,
@@ -66,7 +103,10 @@ pub(crate) async fn with_source(
     statements: &[Statement],
     max_request_bytes: usize,
 ) -> Result<ExecMetrics> {
-    let chunks = chunks(batches, max_request_bytes)?;
+    let (chunks, ingest_id) = match constant_ingest_id(batches) {
+        Some((trimmed, id)) => (chunks(&trimmed, max_request_bytes)?, Some(id)),
+        None => (chunks(batches, max_request_bytes)?, None),
+    };
     let mut views = Vec::new();
     // Until the write statement runs, nothing of it can have taken effect.
     let registered = async {
@@ -81,27 +121,33 @@ pub(crate) async fn with_source(
                 lease.session().register_view(SOURCE_VIEW, bytes).await?;
                 views.push(SOURCE_VIEW.to_owned());
             }
-            1 => {
+            1 if ingest_id.is_none() => {
                 let bytes = chunks.into_iter().next().expect("one chunk");
                 lease.session().register_view(SOURCE_VIEW, bytes).await?;
                 views.push(SOURCE_VIEW.to_owned());
             }
             n => {
-                tracing::debug!(chunks = n, "direct write split into several requests");
+                tracing::debug!(chunks = n, "direct write sent as its chunks' views");
                 for (i, bytes) in chunks.into_iter().enumerate() {
                     let name = format!("{SOURCE_VIEW}_{i}");
                     lease.session().register_view(&name, bytes).await?;
                     views.push(name);
                 }
-                let union = views
+                let rows = views
                     .iter()
                     .map(|v| format!("SELECT * FROM `{v}`"))
                     .collect::<Vec<_>>()
                     .join(" UNION ALL ");
+                let source = match &ingest_id {
+                    Some(id) => format!(
+                        "SELECT *, '{id}' AS `{INGEST_ID_COLUMN}` FROM ({rows}) AS `{SOURCE_VIEW}_rows`"
+                    ),
+                    None => rows,
+                };
                 lease
                     .session()
                     .command_sql(&Statement::new(format!(
-                        "CREATE OR REPLACE TEMPORARY VIEW `{SOURCE_VIEW}` AS {union}"
+                        "CREATE OR REPLACE TEMPORARY VIEW `{SOURCE_VIEW}` AS {source}"
                     )))
                     .await?;
                 views.push(SOURCE_VIEW.to_owned());
@@ -176,6 +222,41 @@ mod tests {
             chunks.iter().map(|c| decoded_rows(c)).sum::<usize>(),
             50_003
         );
+    }
+
+    fn with_ingest_id(batch: RecordBatch, id: &str) -> RecordBatch {
+        let mut fields = batch.schema().fields().to_vec();
+        fields.push(Arc::new(Field::new(
+            INGEST_ID_COLUMN,
+            DataType::Utf8,
+            false,
+        )));
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(StringArray::from(vec![id; batch.num_rows()])));
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    #[test]
+    fn a_write_sends_its_ingest_id_once_rather_than_in_every_row() {
+        let id = "0193b2c4-7d4e-7a10-8f00-1234567890ab";
+        let batches = [with_ingest_id(batch(10), id), with_ingest_id(batch(5), id)];
+        let (trimmed, found) = constant_ingest_id(&batches).unwrap();
+        assert_eq!(found, id);
+        assert_eq!(trimmed.iter().map(|b| b.num_rows()).sum::<usize>(), 15);
+        assert!(trimmed.iter().all(|b| b.num_columns() == 2));
+    }
+
+    #[test]
+    fn rows_whose_ingest_ids_differ_or_are_not_ids_travel_as_they_are() {
+        let a = "0193b2c4-7d4e-7a10-8f00-1234567890ab";
+        let b = "0193b2c4-7d4e-7a10-8f00-1234567890ac";
+        assert!(
+            constant_ingest_id(&[with_ingest_id(batch(3), a), with_ingest_id(batch(3), b)])
+                .is_none()
+        );
+        assert!(constant_ingest_id(&[with_ingest_id(batch(3), "x' OR '1")]).is_none());
+        assert!(constant_ingest_id(&[batch(3)]).is_none());
+        assert!(constant_ingest_id(&[]).is_none());
     }
 
     #[test]
