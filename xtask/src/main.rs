@@ -48,7 +48,7 @@ enum Task {
     },
     /// Run the benchmarks and print ratios against their peers.
     Bench {
-        /// Only this benchmark (`projection`, `validation`, `client`, `iceberg`, `memory`,
+        /// Only this benchmark (`projection`, `wide`, `validation`, `client`, `iceberg`, `memory`,
         /// `spark`), printed; without one, every benchmark runs and `docs/benchmarks.md` is
         /// written. `spark` starts Sail and compares both write paths with pyspark.
         filter: Option<String>,
