@@ -327,6 +327,7 @@ impl DeltaOps<'_> {
         let written = table
             .write(Vec::new())
             .with_input_plan(plan)
+            .with_writer_properties(crate::delta::writer_properties())
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(SchemaMode::Overwrite)
             .with_partition_columns(partitions)

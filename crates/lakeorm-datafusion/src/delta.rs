@@ -9,6 +9,8 @@ use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::logical_expr::{Expr, lit};
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
@@ -61,6 +63,16 @@ fn commit_properties(ingest_id: Option<&IngestId>) -> CommitProperties {
         )]),
         None => properties,
     }
+}
+
+/// The Parquet properties of every Delta file lakeorm writes: delta-rs's own (snappy, its
+/// `created_by`), with bounded row groups ([`ROW_GROUP_ROWS`](crate::ROW_GROUP_ROWS)).
+pub(crate) fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_created_by(format!("lakeorm {} (delta-rs)", env!("CARGO_PKG_VERSION")))
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS))
+        .build()
 }
 
 /// The DataFusion session for delta-rs merges, which rewrite files.
@@ -194,6 +206,7 @@ impl DeltaOps<'_> {
             .await?
             .write(batches)
             .with_save_mode(SaveMode::Append)
+            .with_writer_properties(writer_properties())
             .with_commit_properties(commit_properties(Some(ingest_id)))
             .await
             .map_err(|e| errors::delta(name, "append", e))?;
@@ -238,6 +251,7 @@ impl DeltaOps<'_> {
             .with_source_alias("source")
             .with_target_alias("target")
             .with_session_state(rewrite_session())
+            .with_writer_properties(writer_properties())
             .with_commit_properties(commit_properties(ingest_id));
         let map = |e| errors::delta(name, "merge", e);
         // Generated columns are not in the source: set to NULL on a matched row, delta-rs
@@ -332,6 +346,7 @@ impl DeltaOps<'_> {
         let (table, metrics) = table
             .delete()
             .with_predicate(expr)
+            .with_writer_properties(writer_properties())
             .await
             .map_err(|e| errors::delta(name, "delete", e))?;
         let version = self.publish(spec, table).await?;
@@ -351,7 +366,10 @@ impl DeltaOps<'_> {
     ) -> Result<ExecMetrics> {
         let name = &spec.table.name;
         let table = self.current(spec).await?;
-        let mut builder = table.optimize().with_type(OptimizeType::Compact);
+        let mut builder = table
+            .optimize()
+            .with_type(OptimizeType::Compact)
+            .with_writer_properties(writer_properties());
         if let Some(size) = target_size.and_then(std::num::NonZeroU64::new) {
             builder = builder.with_target_size(size);
         }

@@ -37,6 +37,16 @@ mod source;
 mod table_ops;
 mod time_travel;
 
+/// Rows per Parquet row group in the files lakeorm writes.
+///
+/// A reader holds the row group it is decoding (every projected column chunk of it), one per
+/// partition it scans in parallel; at Parquet's default of 1,048,576 rows that is most of a
+/// million-row file per partition, so a stream over a large table held several times what one
+/// over a small table did. At 128 Ki rows the held memory is bounded and small whatever the
+/// table's size, and row-group statistics prune eight times finer, for the price of a few
+/// more footer entries.
+pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+
 pub use driver::EmbeddedDriver;
 
 /// The DataFusion version the engine runs on, for users who reach its native handles.

@@ -117,6 +117,7 @@ async fn write_run(table: &Table, batches: &[RecordBatch]) -> Result<Vec<DataFil
         .map_err(fail("reading table properties"))?;
     let parquet = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS))
         .build();
     // Batches are conformed to the table's Arrow schema by name first, so name matching finds
     // every column.

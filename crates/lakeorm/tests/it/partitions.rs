@@ -436,3 +436,36 @@ async fn merged_files_keep_the_declared_types() {
     assert!(!types.is_empty());
     assert!(types.iter().all(|t| t == "Utf8"), "{types:?}");
 }
+
+#[derive(Lake, Debug, Clone)]
+#[lake(table = "readings_flat")]
+struct Flat {
+    id: i64,
+    label: String,
+}
+
+/// The files lakeorm writes hold row groups of at most 128 Ki rows, so that a reader holds a
+/// bounded slice of a large table (and row-group statistics prune finely).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_files_hold_bounded_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = LocalBuilder::new().path(dir.path()).open().await.unwrap();
+    db.migrate::<Flat>().await.unwrap();
+    let rows: Vec<Flat> = (0..300_000)
+        .map(|id| Flat {
+            id,
+            label: format!("row {id}"),
+        })
+        .collect();
+    db.insert(&rows).await.unwrap();
+    let mut groups = Vec::new();
+    for path in data_files(dir.path(), "readings_flat") {
+        let file = std::fs::File::open(path).unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        groups.extend(reader.metadata().row_groups().iter().map(|g| g.num_rows()));
+    }
+    assert_eq!(groups.iter().sum::<i64>(), 300_000);
+    assert!(groups.len() >= 3, "{groups:?}");
+    assert!(groups.iter().all(|&rows| rows <= 128 * 1024), "{groups:?}");
+}
