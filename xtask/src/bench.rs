@@ -195,7 +195,7 @@ fn criterion_sections(target: &Path) -> Result<Vec<Section>> {
     let regressed = "serde_arrow's per-field dispatch is what the generated code avoids; a miss means it regressed.";
     let wide = Section {
         title: "Projection and decode, 20 fields",
-        about: "The same on batches of 16,384 twenty-field records: integers of three widths, two \
+        about: "The same on batches of 16,384 twenty-field records: integers of three widths, three \
                 floats, a `bool`, strings and optional strings, an optional integer, a timestamp and an \
                 optional one, a date, a decimal and an optional one, two lists and a nested struct."
             .into(),

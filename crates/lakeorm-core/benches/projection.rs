@@ -23,9 +23,11 @@ use arrow::array::{
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group};
+use criterion::{Criterion, criterion_group};
 use lakeorm_core::{Lake, Row};
 use serde::{Deserialize, Serialize};
+
+mod peers;
 
 const ROWS: usize = 65_536;
 
@@ -107,61 +109,11 @@ fn hand_written_decode(batch: &RecordBatch) -> Vec<Event> {
 }
 
 fn projection(c: &mut Criterion) {
-    let rows = rows();
-    let fields = Event::schema().arrow_schema().fields().to_vec();
-    let batch = Event::to_record_batch(&rows).unwrap();
-
-    // All three produce and read the same batch.
-    assert_eq!(hand_written_encode(&rows), batch);
-    assert_eq!(
-        serde_arrow::to_record_batch(&fields, &rows)
-            .unwrap()
-            .columns(),
-        batch.columns()
-    );
-    assert_eq!(hand_written_decode(&batch), rows);
-    assert_eq!(
-        serde_arrow::from_record_batch::<Vec<Event>>(&batch).unwrap(),
-        rows
-    );
-
-    let mut encode = c.benchmark_group("encode");
-    encode.throughput(Throughput::Elements(ROWS as u64));
-    encode.bench_function("lakeorm", |b| {
-        b.iter(|| Event::to_record_batch(black_box(&rows)).unwrap())
-    });
-    encode.bench_function("hand-written", |b| {
-        b.iter(|| hand_written_encode(black_box(&rows)))
-    });
-    encode.bench_function("serde_arrow", |b| {
-        b.iter(|| serde_arrow::to_record_batch(&fields, black_box(&rows)).unwrap())
-    });
-    encode.finish();
-
-    let mut decode = c.benchmark_group("decode");
-    decode.throughput(Throughput::Elements(ROWS as u64));
-    decode.bench_function("lakeorm", |b| {
-        b.iter_batched(
-            || &batch,
-            |batch| Event::from_record_batch(black_box(batch)).unwrap(),
-            BatchSize::PerIteration,
-        )
-    });
-    decode.bench_function("hand-written", |b| {
-        b.iter_batched(
-            || &batch,
-            |batch| hand_written_decode(black_box(batch)),
-            BatchSize::PerIteration,
-        )
-    });
-    decode.bench_function("serde_arrow", |b| {
-        b.iter_batched(
-            || &batch,
-            |batch| serde_arrow::from_record_batch::<Vec<Event>>(black_box(batch)).unwrap(),
-            BatchSize::PerIteration,
-        )
-    });
-    decode.finish();
+    let hand = peers::HandWritten {
+        encode: hand_written_encode,
+        decode: hand_written_decode,
+    };
+    peers::compare(c, "", &rows(), hand);
 }
 
 /// Rounds of the paired comparison.

@@ -5,7 +5,6 @@
 //! The six-field model's benchmark (`projection`) says why decoding is timed without dropping
 //! its output; the same holds here.
 
-use std::hint::black_box;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -18,10 +17,12 @@ use arrow::datatypes::{
     Int64Type, TimestampMicrosecondType,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use lakeorm_core::{Lake, Row};
+use criterion::{Criterion, criterion_group, criterion_main};
+use lakeorm_core::Row;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+mod peers;
 
 const ROWS: usize = 16_384;
 
@@ -280,61 +281,11 @@ fn hand_written_decode(batch: &RecordBatch) -> Vec<Customer> {
 }
 
 fn wide(c: &mut Criterion) {
-    let rows = rows();
-    let fields = Customer::schema().arrow_schema().fields().to_vec();
-    let batch = Customer::to_record_batch(&rows).unwrap();
-
-    // All three produce and read the same batch.
-    assert_eq!(hand_written_encode(&rows), batch);
-    assert_eq!(
-        serde_arrow::to_record_batch(&fields, &rows)
-            .unwrap()
-            .columns(),
-        batch.columns()
-    );
-    assert_eq!(hand_written_decode(&batch), rows);
-    assert_eq!(
-        serde_arrow::from_record_batch::<Vec<Customer>>(&batch).unwrap(),
-        rows
-    );
-
-    let mut encode = c.benchmark_group("encode-wide");
-    encode.throughput(Throughput::Elements(ROWS as u64));
-    encode.bench_function("lakeorm", |b| {
-        b.iter(|| Customer::to_record_batch(black_box(&rows)).unwrap())
-    });
-    encode.bench_function("hand-written", |b| {
-        b.iter(|| hand_written_encode(black_box(&rows)))
-    });
-    encode.bench_function("serde_arrow", |b| {
-        b.iter(|| serde_arrow::to_record_batch(&fields, black_box(&rows)).unwrap())
-    });
-    encode.finish();
-
-    let mut decode = c.benchmark_group("decode-wide");
-    decode.throughput(Throughput::Elements(ROWS as u64));
-    decode.bench_function("lakeorm", |b| {
-        b.iter_batched(
-            || &batch,
-            |batch| Customer::from_record_batch(black_box(batch)).unwrap(),
-            BatchSize::PerIteration,
-        )
-    });
-    decode.bench_function("hand-written", |b| {
-        b.iter_batched(
-            || &batch,
-            |batch| hand_written_decode(black_box(batch)),
-            BatchSize::PerIteration,
-        )
-    });
-    decode.bench_function("serde_arrow", |b| {
-        b.iter_batched(
-            || &batch,
-            |batch| serde_arrow::from_record_batch::<Vec<Customer>>(black_box(batch)).unwrap(),
-            BatchSize::PerIteration,
-        )
-    });
-    decode.finish();
+    let hand = peers::HandWritten {
+        encode: hand_written_encode,
+        decode: hand_written_decode,
+    };
+    peers::compare(c, "-wide", &rows(), hand);
 }
 
 criterion_group!(benches, wide);
