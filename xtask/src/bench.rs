@@ -225,7 +225,7 @@ fn criterion_sections(target: &Path) -> Result<Vec<Section>> {
             "validate, 1M records",
             Target::AtMost(1.10),
             "Both call the same checks (the `validator` crate's), one record at a time; runs on this shared \
-             2-core machine have put this ratio anywhere from 0.90× to 1.16×, criterion's intervals overlapping: \
+             2-core machine have put this ratio anywhere from 0.90× to 1.42×, criterion's intervals overlapping: \
              a miss here is within the machine's noise, not a difference in the code.",
         )?],
         gaps: vec![],
