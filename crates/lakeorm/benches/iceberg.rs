@@ -30,6 +30,8 @@ use lakeorm::embedded::datafusion::parquet::file::properties::WriterProperties;
 use lakeorm::iceberg::IcebergDialect;
 use lakeorm::{Client, Lake, LocalBuilder};
 
+mod common;
+
 const ROWS: usize = 1_000_000;
 const UPSERT: usize = 100_000;
 
@@ -44,15 +46,18 @@ struct Event {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The shared generator's rows, on this benchmark's model (which adds a merge key).
 fn rows(ids: std::ops::Range<usize>) -> Vec<Event> {
-    ids.map(|i| Event {
-        id: i as i64,
-        email: format!("user{i}@example.com"),
-        country: ["GB", "FR", "DE", "US"][i % 4].into(),
-        age: (i % 90) as i32,
-        score: i as f64 * 0.5,
-        created_at: chrono::DateTime::from_timestamp_micros(1_700_000_000_000_000 + i as i64)
-            .unwrap(),
+    ids.map(|i| {
+        let e = common::event(i);
+        Event {
+            id: e.id,
+            email: e.email,
+            country: e.country,
+            age: e.age,
+            score: e.score,
+            created_at: e.created_at,
+        }
     })
     .collect()
 }
