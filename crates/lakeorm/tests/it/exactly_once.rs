@@ -581,12 +581,17 @@ async fn until_a_data_file(backend: &dyn lakeorm::Backend) -> std::time::Duratio
     let start = std::time::Instant::now();
     let table = backend.store_path(&backend.table_location("ledger"));
     loop {
-        let files: Vec<_> = backend
+        // This poll talks to the server the test is loading with a short request timeout; a
+        // list that times out says nothing yet, so it is asked again.
+        let Ok(files) = backend
             .object_store()
             .list(Some(&table))
-            .try_collect()
+            .try_collect::<Vec<_>>()
             .await
-            .unwrap();
+        else {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            continue;
+        };
         if files
             .iter()
             .any(|f| f.location.as_ref().ends_with(".parquet"))
