@@ -17,7 +17,11 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, error_code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        error_code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             error_code,

@@ -50,13 +50,15 @@ fn local_path(shared: &Shared, path: &str) -> Result<PathBuf, ApiError> {
     let c = &shared.config;
     let api_path = format!("/{}", path.trim_start_matches('/'));
     let mut parts = api_path.trim_matches('/').split('/');
-    let volume = [
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ];
-    if volume != [Some("Volumes"), Some(c.catalog.as_str()), Some(c.schema.as_str()), Some(c.volume.as_str())] {
+    let volume = [parts.next(), parts.next(), parts.next(), parts.next()];
+    if volume
+        != [
+            Some("Volumes"),
+            Some(c.catalog.as_str()),
+            Some(c.schema.as_str()),
+            Some(c.volume.as_str()),
+        ]
+    {
         return Err(ApiError::not_found(format!(
             "The path {api_path} is not in an existing volume; this workspace has /Volumes/{}/{}/{}",
             c.catalog, c.schema, c.volume
@@ -144,14 +146,18 @@ pub(crate) async fn upload(
     }
     let temp = target.with_file_name(format!(
         ".{}.{}.upload",
-        target.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("file"),
         uuid::Uuid::new_v4().simple()
     ));
     let written: Result<(), ApiError> = async {
         let mut file = tokio::fs::File::create(&temp).await.map_err(io_error)?;
         let mut stream = body.into_data_stream();
         while let Some(piece) = stream.next().await {
-            let piece = piece.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?;
+            let piece =
+                piece.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?;
             file.write_all(&piece).await.map_err(io_error)?;
         }
         file.flush().await.map_err(io_error)?;
@@ -183,7 +189,11 @@ pub(crate) async fn download(
     let target = local_path(&shared, &path)?;
     let meta = match tokio::fs::metadata(&target).await {
         Ok(meta) if meta.is_file() => meta,
-        _ => return Err(ApiError::not_found(format!("The file /{path} does not exist"))),
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "The file /{path} does not exist"
+            )));
+        }
     };
     let size = meta.len();
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
@@ -199,7 +209,8 @@ pub(crate) async fn download(
                 .into_response();
                 response.headers_mut().insert(
                     header::CONTENT_RANGE,
-                    HeaderValue::from_str(&format!("bytes */{size}")).unwrap_or(HeaderValue::from_static("")),
+                    HeaderValue::from_str(&format!("bytes */{size}"))
+                        .unwrap_or(HeaderValue::from_static("")),
                 );
                 return Ok(response);
             }
@@ -209,7 +220,9 @@ pub(crate) async fn download(
     let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
     let length = if size == 0 { 0 } else { end - start + 1 };
     if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start)).await.map_err(io_error)?;
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(io_error)?;
     }
     let mut response = Body::from_stream(file_stream(file, length)).into_response();
     file_headers(response.headers_mut(), &meta, length);
@@ -217,7 +230,8 @@ pub(crate) async fn download(
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         response.headers_mut().insert(
             header::CONTENT_RANGE,
-            HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")).unwrap_or(HeaderValue::from_static("")),
+            HeaderValue::from_str(&format!("bytes {start}-{end}/{size}"))
+                .unwrap_or(HeaderValue::from_static("")),
         );
     }
     Ok(response)
@@ -278,7 +292,9 @@ pub(crate) async fn delete(
             tokio::fs::remove_file(&target).await.map_err(io_error)?;
             Ok(no_content())
         }
-        _ => Err(ApiError::not_found(format!("The file /{path} does not exist"))),
+        _ => Err(ApiError::not_found(format!(
+            "The file /{path} does not exist"
+        ))),
     }
 }
 
@@ -381,7 +397,9 @@ pub(crate) async fn list(
                 .decode(token)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| ApiError::invalid_parameter("page_token is not a token this API issued"))?,
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter("page_token is not a token this API issued")
+                })?,
         ),
     };
     let mut names = Vec::new();

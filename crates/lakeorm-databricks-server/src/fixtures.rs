@@ -7,7 +7,10 @@ pub const FIXTURES: &[(&str, &str)] = &[
         "execute_request_with_parameters",
         include_str!("../fixtures/execute_request_with_parameters.json"),
     ),
-    ("statement_pending", include_str!("../fixtures/statement_pending.json")),
+    (
+        "statement_pending",
+        include_str!("../fixtures/statement_pending.json"),
+    ),
     (
         "statement_succeeded_inline",
         include_str!("../fixtures/statement_succeeded_inline.json"),
@@ -16,7 +19,10 @@ pub const FIXTURES: &[(&str, &str)] = &[
         "statement_succeeded_external_links",
         include_str!("../fixtures/statement_succeeded_external_links.json"),
     ),
-    ("statement_failed", include_str!("../fixtures/statement_failed.json"),),
+    (
+        "statement_failed",
+        include_str!("../fixtures/statement_failed.json"),
+    ),
     (
         "result_chunk_external_links",
         include_str!("../fixtures/result_chunk_external_links.json"),
@@ -30,7 +36,10 @@ pub const FIXTURES: &[(&str, &str)] = &[
         "directory_listing",
         include_str!("../fixtures/directory_listing.json"),
     ),
-    ("error_not_found", include_str!("../fixtures/error_not_found.json")),
+    (
+        "error_not_found",
+        include_str!("../fixtures/error_not_found.json"),
+    ),
 ];
 
 /// The fixture `name` (see [`FIXTURES`]).
@@ -43,5 +52,10 @@ pub fn fixture(name: &str) -> &'static str {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, body)| *body)
-        .unwrap_or_else(|| panic!("no fixture `{name}`; the fixtures are {:?}", FIXTURES.iter().map(|(n, _)| n).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no fixture `{name}`; the fixtures are {:?}",
+                FIXTURES.iter().map(|(n, _)| n).collect::<Vec<_>>()
+            )
+        })
 }

@@ -16,10 +16,9 @@
 //! [`Faults`] injects a starting warehouse, slow statements, failures and expired links or
 //! tokens at run time; [`Counters`] tells a test what the server saw.
 //!
-//! What this server does not do is listed in the crate's README section of the report that
-//! introduced it and in each module's documentation: notably there is one catalog, one schema
-//! and one volume, and string literals follow sqlparser's Databricks dialect (no backslash
-//! escapes).
+//! Each module's documentation says what it does not do. Notably there is one catalog, one
+//! schema, one volume and one warehouse, and string literals follow sqlparser's Databricks
+//! dialect (no backslash escapes, where Databricks has them).
 
 mod errors;
 mod faults;
@@ -196,7 +195,9 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StartError::Io(e) => write!(f, "starting the local Databricks server: {e}"),
-            StartError::Engine(e) => write!(f, "opening the lake of the local Databricks server: {e}"),
+            StartError::Engine(e) => {
+                write!(f, "opening the lake of the local Databricks server: {e}")
+            }
         }
     }
 }
@@ -284,9 +285,12 @@ impl DatabricksServer {
             .await
             .map_err(StartError::Engine)?;
 
-        let api = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.api_port))).await?;
+        let api =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.api_port)))
+                .await?;
         let storage =
-            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.storage_port))).await?;
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.storage_port)))
+                .await?;
         let host = format!("http://{}", api.local_addr()?);
         let storage_url = format!("http://{}", storage.local_addr()?);
 
@@ -450,7 +454,10 @@ fn workspace_router(shared: Arc<Shared>) -> Router {
             "/oidc/.well-known/oauth-authorization-server",
             get(oidc::metadata),
         )
-        .route("/oidc/.well-known/openid-configuration", get(oidc::metadata))
+        .route(
+            "/oidc/.well-known/openid-configuration",
+            get(oidc::metadata),
+        )
         .fallback(not_found)
         // Statement texts reach 16 MiB; the limit is checked with Databricks' error below this.
         .layer(DefaultBodyLimit::max(

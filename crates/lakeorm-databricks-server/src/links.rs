@@ -52,7 +52,12 @@ impl Signer {
     }
 
     /// A fresh link to chunk `chunk` of `statement`, and when it expires.
-    pub(crate) fn issue(&self, shared: &Shared, statement: &str, chunk: usize) -> (String, DateTime<Utc>) {
+    pub(crate) fn issue(
+        &self,
+        shared: &Shared,
+        statement: &str,
+        chunk: usize,
+    ) -> (String, DateTime<Utc>) {
         let lifetime = chrono::Duration::from_std(shared.config.link_lifetime)
             .unwrap_or_else(|_| chrono::Duration::minutes(15));
         let expires = Utc::now() + lifetime;
@@ -142,7 +147,8 @@ async fn download(
         Ok(opened) => {
             let length = opened.metadata().await.map(|m| m.len()).unwrap_or(0);
             bump(&shared.counters.link_fetches);
-            let mut response = Body::from_stream(crate::files::file_stream(opened, length)).into_response();
+            let mut response =
+                Body::from_stream(crate::files::file_stream(opened, length)).into_response();
             let h = response.headers_mut();
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             h.insert(

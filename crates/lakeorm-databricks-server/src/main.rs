@@ -10,7 +10,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--api-port" => config.api_port = args.next().ok_or("--api-port needs a port")?.parse()?,
+            "--api-port" => {
+                config.api_port = args.next().ok_or("--api-port needs a port")?.parse()?
+            }
             "--storage-port" => {
                 config.storage_port = args.next().ok_or("--storage-port needs a port")?.parse()?;
             }

@@ -84,9 +84,17 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 
 /// The client id and secret of a request: HTTP basic authentication (`client_secret_basic`)
 /// or the form fields (`client_secret_post`).
-fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<(String, String)> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Option<(String, String)> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let encoded = value
+            .strip_prefix("Basic ")
+            .or_else(|| value.strip_prefix("basic "))?;
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
             .ok()?;
@@ -101,7 +109,10 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Op
         };
         return Some((decode(id), decode(secret)));
     }
-    Some((form.get("client_id")?.clone(), form.get("client_secret")?.clone()))
+    Some((
+        form.get("client_id")?.clone(),
+        form.get("client_secret")?.clone(),
+    ))
 }
 
 /// `POST /oidc/v1/token`.
@@ -145,7 +156,11 @@ pub(crate) async fn token(
     }
     let scope = form.get("scope").map(String::as_str).unwrap_or("");
     let scopes: Vec<&str> = scope.split_whitespace().collect();
-    if !scopes.contains(&"all-apis") || scopes.iter().any(|s| !matches!(*s, "all-apis" | "offline_access" | "sql")) {
+    if !scopes.contains(&"all-apis")
+        || scopes
+            .iter()
+            .any(|s| !matches!(*s, "all-apis" | "offline_access" | "sql"))
+    {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
@@ -194,7 +209,10 @@ pub(crate) async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .map(str::to_owned);
     let refusal = match bearer {

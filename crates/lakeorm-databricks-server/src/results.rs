@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{
-    DataType, Field, Float32Type, Float64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    DataType, Field, Float32Type, Float64Type, Schema, SchemaRef, TimeUnit,
+    TimestampMicrosecondType,
 };
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use base64::Engine as _;
@@ -217,10 +218,18 @@ fn type_text(ty: &DataType) -> String {
 
 /// The type a column is served as: what Databricks' own results hold.
 fn output_type(ty: &DataType) -> DataType {
-    let field = |f: &Field| Arc::new(Field::new(f.name(), output_type(f.data_type()), f.is_nullable()));
+    let field = |f: &Field| {
+        Arc::new(Field::new(
+            f.name(),
+            output_type(f.data_type()),
+            f.is_nullable(),
+        ))
+    };
     match ty {
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
-        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => DataType::Binary,
+        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => {
+            DataType::Binary
+        }
         DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
         DataType::Date64 => DataType::Date32,
         DataType::UInt8 => DataType::Int16,
@@ -284,15 +293,19 @@ impl ChunkWriter {
     fn open(path: &Path, format: Format, schema: &SchemaRef) -> Result<Self, SqlError> {
         let out = BufWriter::new(File::create(path).map_err(io)?);
         Ok(match format {
-            Format::ArrowStream => {
-                ChunkWriter::Arrow(arrow::ipc::writer::StreamWriter::try_new(out, schema).map_err(io)?)
-            }
+            Format::ArrowStream => ChunkWriter::Arrow(
+                arrow::ipc::writer::StreamWriter::try_new(out, schema).map_err(io)?,
+            ),
             Format::JsonArray => {
                 let mut out = out;
                 out.write_all(b"[").map_err(io)?;
                 ChunkWriter::Json { out, rows: 0 }
             }
-            Format::Csv => ChunkWriter::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
+            Format::Csv => ChunkWriter::Csv(
+                arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(out),
+            ),
         })
     }
 
@@ -315,7 +328,10 @@ impl ChunkWriter {
                 for row in 0..batch.num_rows() {
                     let cells: Vec<serde_json::Value> = formatters
                         .iter()
-                        .map(|f| f.cell(row).map_or(serde_json::Value::Null, serde_json::Value::String))
+                        .map(|f| {
+                            f.cell(row)
+                                .map_or(serde_json::Value::Null, serde_json::Value::String)
+                        })
                         .collect();
                     if *rows > 0 {
                         out.write_all(b",").map_err(io)?;
@@ -368,7 +384,9 @@ pub(crate) async fn spool(
         Format::JsonArray => "json",
         Format::Csv => "csv",
     };
-    let close = |(writer, mut chunk): (ChunkWriter, Chunk), total_bytes: &mut u64| -> Result<Chunk, SqlError> {
+    let close = |(writer, mut chunk): (ChunkWriter, Chunk),
+                 total_bytes: &mut u64|
+     -> Result<Chunk, SqlError> {
         chunk.byte_count = writer.finish(&chunk.path)?;
         *total_bytes += chunk.byte_count;
         Ok(chunk)
@@ -484,12 +502,16 @@ impl<'a> CellFormatter<'a> {
             return Some(display.value(row).to_string());
         }
         Some(match self.array.data_type() {
-            DataType::Float32 => spark_double(f64::from(self.array.as_primitive::<Float32Type>().value(row))),
+            DataType::Float32 => spark_double(f64::from(
+                self.array.as_primitive::<Float32Type>().value(row),
+            )),
             DataType::Float64 => spark_double(self.array.as_primitive::<Float64Type>().value(row)),
             DataType::Binary => base64::engine::general_purpose::STANDARD
                 .encode(self.array.as_binary::<i32>().value(row)),
             DataType::Timestamp(_, tz) => timestamp_text(
-                self.array.as_primitive::<TimestampMicrosecondType>().value(row),
+                self.array
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .value(row),
                 tz.is_some(),
             ),
             _ => json_value(self.array, row).to_string(),
@@ -502,7 +524,11 @@ fn spark_double(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else {
         format!("{v:?}")
     }
@@ -513,8 +539,15 @@ fn timestamp_text(micros: i64, instant: bool) -> String {
     let Some(time) = chrono::DateTime::from_timestamp_micros(micros) else {
         return micros.to_string();
     };
-    let fraction = if micros.rem_euclid(1000) == 0 { "%.3f" } else { "%.6f" };
-    let mut text = time.naive_utc().format(&format!("%Y-%m-%dT%H:%M:%S{fraction}")).to_string();
+    let fraction = if micros.rem_euclid(1000) == 0 {
+        "%.3f"
+    } else {
+        "%.6f"
+    };
+    let mut text = time
+        .naive_utc()
+        .format(&format!("%Y-%m-%dT%H:%M:%S{fraction}"))
+        .to_string();
     if instant {
         text.push('Z');
     }
@@ -530,7 +563,11 @@ fn json_value(array: &dyn Array, row: usize) -> serde_json::Value {
     match array.data_type() {
         DataType::List(_) => {
             let list = array.as_list::<i32>().value(row);
-            Value::Array((0..list.len()).map(|i| json_value(list.as_ref(), i)).collect())
+            Value::Array(
+                (0..list.len())
+                    .map(|i| json_value(list.as_ref(), i))
+                    .collect(),
+            )
         }
         DataType::Struct(fields) => {
             let strukt = array.as_struct();
@@ -559,8 +596,16 @@ fn json_value(array: &dyn Array, row: usize) -> serde_json::Value {
             )
         }
         DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::Float32 | DataType::Float64 => {
-            let text = CellFormatter::new(array).ok().and_then(|f| f.cell(row)).unwrap_or_default();
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::Float32
+        | DataType::Float64 => {
+            let text = CellFormatter::new(array)
+                .ok()
+                .and_then(|f| f.cell(row))
+                .unwrap_or_default();
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         }
         _ => CellFormatter::new(array)

@@ -194,7 +194,10 @@ impl Entry {
 }
 
 /// `POST /api/2.0/sql/statements`.
-pub(crate) async fn execute(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn execute(
+    State(shared): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
     let request = parse_request(&shared, &value)?;
@@ -218,7 +221,11 @@ pub(crate) async fn execute(State(shared): State<Arc<Shared>>, body: Bytes) -> R
         task: Mutex::new(None),
     });
     shared.statements.insert(Arc::clone(&entry));
-    let task = tokio::spawn(run(Arc::clone(&shared), Arc::clone(&entry), request.clone()));
+    let task = tokio::spawn(run(
+        Arc::clone(&shared),
+        Arc::clone(&entry),
+        request.clone(),
+    ));
     *entry.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
     if !request.wait_timeout.is_zero()
         && !entry.wait(request.wait_timeout).await
@@ -259,7 +266,11 @@ async fn run(shared: Arc<Shared>, entry: Arc<Entry>, request: ExecuteRequest) {
     }
 }
 
-async fn produce(shared: &Shared, entry: &Entry, request: &ExecuteRequest) -> Result<Spooled, SqlError> {
+async fn produce(
+    shared: &Shared,
+    entry: &Entry,
+    request: &ExecuteRequest,
+) -> Result<Spooled, SqlError> {
     let output = shared
         .engine
         .execute(
@@ -276,7 +287,8 @@ async fn produce(shared: &Shared, entry: &Entry, request: &ExecuteRequest) -> Re
         byte_limit: request.byte_limit,
         inline: request.disposition == Disposition::Inline,
     };
-    let spooled = crate::results::spool(&output.schema, output.batches, &dir, request.format, limits).await;
+    let spooled =
+        crate::results::spool(&output.schema, output.batches, &dir, request.format, limits).await;
     if spooled.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -287,15 +299,16 @@ async fn produce(shared: &Shared, entry: &Entry, request: &ExecuteRequest) -> Re
 fn integer(value: &Value, field: &str) -> Result<Option<u64>, ApiError> {
     match value.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request(format!("{field} must be a non-negative integer"))),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!("{field} must be a non-negative integer"))
+        }),
         Some(Value::String(s)) => s
             .parse::<u64>()
             .map(Some)
             .map_err(|_| ApiError::bad_request(format!("{field} must be a non-negative integer"))),
-        Some(_) => Err(ApiError::bad_request(format!("{field} must be a non-negative integer"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{field} must be a non-negative integer"
+        ))),
     }
 }
 
@@ -324,7 +337,9 @@ fn wait_timeout(text: Option<&str>) -> Result<Duration, ApiError> {
 
 fn parse_request(shared: &Shared, value: &Value) -> Result<ExecuteRequest, ApiError> {
     if !value.is_object() {
-        return Err(ApiError::bad_request("The request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object",
+        ));
     }
     let statement = text(value, "statement")?
         .filter(|s| !s.trim().is_empty())
@@ -430,7 +445,9 @@ fn response(shared: &Shared, entry: &Entry) -> Value {
         if !result.chunks.is_empty() {
             match chunk_json(shared, entry, result, 0) {
                 Ok(chunk) => body["result"] = chunk,
-                Err(e) => tracing::warn!(statement = %entry.id, error = %e.message, "reading chunk 0"),
+                Err(e) => {
+                    tracing::warn!(statement = %entry.id, error = %e.message, "reading chunk 0")
+                }
             }
         }
     }
@@ -438,7 +455,12 @@ fn response(shared: &Shared, entry: &Entry) -> Value {
 }
 
 /// The `result`-shaped description of chunk `index`.
-fn chunk_json(shared: &Shared, entry: &Entry, result: &Spooled, index: usize) -> Result<Value, ApiError> {
+fn chunk_json(
+    shared: &Shared,
+    entry: &Entry,
+    result: &Spooled,
+    index: usize,
+) -> Result<Value, ApiError> {
     let chunk = result.chunks.get(index).ok_or_else(|| {
         ApiError::bad_request(format!(
             "The statement {} has {} chunks; there is no chunk {index}",
@@ -447,7 +469,8 @@ fn chunk_json(shared: &Shared, entry: &Entry, result: &Spooled, index: usize) ->
         ))
     })?;
     let next = (index + 1 < result.chunks.len()).then_some(index + 1);
-    let next_link = |next: usize| format!("/api/2.0/sql/statements/{}/result/chunks/{next}", entry.id);
+    let next_link =
+        |next: usize| format!("/api/2.0/sql/statements/{}/result/chunks/{next}", entry.id);
     let body = match entry.disposition {
         Disposition::Inline => {
             let data = result
@@ -505,9 +528,11 @@ pub(crate) async fn chunk(
 ) -> Result<Response, ApiError> {
     bump(&shared.counters.chunk_requests);
     let entry = shared.statements.get(&id).ok_or_else(|| unknown(&id))?;
-    let index: usize = index
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("chunk_index must be a non-negative integer, not `{index}`")))?;
+    let index: usize = index.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "chunk_index must be a non-negative integer, not `{index}`"
+        ))
+    })?;
     let result = {
         let inner = entry.lock();
         match (inner.phase, &inner.result) {

@@ -39,10 +39,14 @@ use super::{Engine, Output, datafusion_error, delta_error};
 use crate::errors::SqlError;
 
 /// Carries out one DML statement.
-pub(super) async fn execute(engine: &Engine, sql: &str, values: Vec<Param>) -> Result<Output, SqlError> {
+pub(super) async fn execute(
+    engine: &Engine,
+    sql: &str,
+    values: Vec<Param>,
+) -> Result<Output, SqlError> {
     let sql = super::params::number(sql)?;
-    let mut statements =
-        Parser::parse_sql(&DatabricksDialect {}, &sql).map_err(|e| SqlError::syntax(e.to_string()))?;
+    let mut statements = Parser::parse_sql(&DatabricksDialect {}, &sql)
+        .map_err(|e| SqlError::syntax(e.to_string()))?;
     if statements.len() != 1 {
         return Err(SqlError::syntax("Expected exactly one statement."));
     }
@@ -90,16 +94,24 @@ pub(super) async fn open_table(engine: &Engine, name: &str) -> Result<DeltaTable
         return Err(SqlError::table_not_found(name));
     }
     let text = format!("{}/", location.as_str().trim_end_matches('/'));
-    let url = url::Url::parse(&text).map_err(|e| SqlError::internal(format!("table URL {text}: {e}")))?;
+    let url =
+        url::Url::parse(&text).map_err(|e| SqlError::internal(format!("table URL {text}: {e}")))?;
     let mut table = DeltaTableBuilder::from_url(url.clone())
-        .and_then(|b| b.with_storage_backend(engine.backend.object_store(), url).build())
+        .and_then(|b| {
+            b.with_storage_backend(engine.backend.object_store(), url)
+                .build()
+        })
         .map_err(|e| delta_error(name, e))?;
     table.load().await.map_err(|e| delta_error(name, e))?;
     Ok(table)
 }
 
 fn arrow_schema(name: &str, table: &DeltaTable) -> Result<SchemaRef, SqlError> {
-    Ok(table.snapshot().map_err(|e| delta_error(name, e))?.snapshot().arrow_schema())
+    Ok(table
+        .snapshot()
+        .map_err(|e| delta_error(name, e))?
+        .snapshot()
+        .arrow_schema())
 }
 
 fn generated_columns(name: &str, table: &DeltaTable) -> Result<HashSet<String>, SqlError> {
@@ -129,9 +141,17 @@ fn scalar(param: &Param) -> Result<ScalarValue, SqlError> {
         Param::String(s) => ScalarValue::Utf8(Some(s.clone())),
         Param::Bytes(b) => ScalarValue::Binary(Some(b.clone())),
         Param::Date(d) => ScalarValue::Date32(Some(d.num_days_from_ce() - 719_163)),
-        Param::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into())),
-        Param::TimestampNtz(t) => ScalarValue::TimestampMicrosecond(Some(t.and_utc().timestamp_micros()), None),
-        other => return Err(SqlError::internal(format!("unsupported parameter {other:?}"))),
+        Param::Timestamp(t) => {
+            ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
+        }
+        Param::TimestampNtz(t) => {
+            ScalarValue::TimestampMicrosecond(Some(t.and_utc().timestamp_micros()), None)
+        }
+        other => {
+            return Err(SqlError::internal(format!(
+                "unsupported parameter {other:?}"
+            )));
+        }
     })
 }
 
@@ -165,13 +185,12 @@ impl<'a> Exprs<'a> {
         logical
             .transform(|e| {
                 if let Expr::Placeholder(p) = &e
-                    && let Some(value) = p
-                        .id
-                        .trim_start_matches('$')
-                        .parse::<usize>()
-                        .ok()
-                        .and_then(|i| i.checked_sub(1))
-                        .and_then(|i| self.values.get(i))
+                    && let Some(value) =
+                        p.id.trim_start_matches('$')
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|i| i.checked_sub(1))
+                            .and_then(|i| self.values.get(i))
                 {
                     return Ok(Transformed::yes(lit(value.clone())));
                 }
@@ -186,7 +205,9 @@ impl<'a> Exprs<'a> {
 /// columns only, and delta-rs resolves them unqualified).
 fn unqualified(expr: Expr) -> Result<Expr, SqlError> {
     expr.transform(|e| match e {
-        Expr::Column(c) if c.relation.is_some() => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(c.name)))),
+        Expr::Column(c) if c.relation.is_some() => Ok(Transformed::yes(Expr::Column(
+            Column::new_unqualified(c.name),
+        ))),
         other => Ok(Transformed::no(other)),
     })
     .map(|t| t.data)
@@ -236,7 +257,11 @@ fn counts(columns: &[(&str, u64)]) -> Result<Output, SqlError> {
     ));
     let arrays = columns
         .iter()
-        .map(|(_, n)| Arc::new(Int64Array::from(vec![i64::try_from(*n).unwrap_or(i64::MAX)])) as _)
+        .map(|(_, n)| {
+            Arc::new(Int64Array::from(vec![
+                i64::try_from(*n).unwrap_or(i64::MAX),
+            ])) as _
+        })
         .collect();
     RecordBatch::try_new(schema, arrays)
         .map(Output::batch)
@@ -294,12 +319,17 @@ async fn insert(engine: &Engine, insert: Insert, values: Vec<Param>) -> Result<O
     for field in &writable {
         let expr = match targets.iter().position(|t| t == field.name()) {
             Some(i) => cast(expr_at(&df, i), field.data_type().clone()),
-            None if field.is_nullable() => lit(ScalarValue::try_from(field.data_type()).map_err(datafusion_error)?),
+            None if field.is_nullable() => {
+                lit(ScalarValue::try_from(field.data_type()).map_err(datafusion_error)?)
+            }
             None => {
                 return Err(SqlError::class(
                     "DELTA_MISSING_NOT_NULL_COLUMN_VALUE",
                     "23502",
-                    format!("Column {} is not nullable and was not given a value.", field.name()),
+                    format!(
+                        "Column {} is not nullable and was not given a value.",
+                        field.name()
+                    ),
                 ));
             }
         };
@@ -327,7 +357,10 @@ async fn insert(engine: &Engine, insert: Insert, values: Vec<Param>) -> Result<O
                 .and_then(serde_json::Value::as_u64)
         })
         .unwrap_or(0);
-    counts(&[("num_affected_rows", inserted), ("num_inserted_rows", inserted)])
+    counts(&[
+        ("num_affected_rows", inserted),
+        ("num_inserted_rows", inserted),
+    ])
 }
 
 /// A `raise_error('…')` call among `assignments`: its message.
@@ -342,10 +375,12 @@ fn raised(assignments: &[Assignment]) -> Option<String> {
         {
             let message = match &f.args {
                 FunctionArguments::List(list) => list.args.first().map(|arg| match arg {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(sqlparser::ast::Expr::Value(v))) => match &v.value {
-                        sqlparser::ast::Value::SingleQuotedString(s) => s.clone(),
-                        other => other.to_string(),
-                    },
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(sqlparser::ast::Expr::Value(v))) => {
+                        match &v.value {
+                            sqlparser::ast::Value::SingleQuotedString(s) => s.clone(),
+                            other => other.to_string(),
+                        }
+                    }
                     other => other.to_string(),
                 }),
                 _ => None,
@@ -359,10 +394,14 @@ fn raised(assignments: &[Assignment]) -> Option<String> {
 /// `MERGE INTO t [AS a] USING <source> [AS s] ON … WHEN …`.
 async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Output, SqlError> {
     let TableFactor::Table { name, alias, .. } = &merge.table else {
-        return Err(SqlError::unsupported("MERGE INTO something other than a table"));
+        return Err(SqlError::unsupported(
+            "MERGE INTO something other than a table",
+        ));
     };
     let table_name = engine.table_name(name)?;
-    let target_alias = alias.as_ref().map_or(table_name.clone(), |a| a.name.value.clone());
+    let target_alias = alias
+        .as_ref()
+        .map_or(table_name.clone(), |a| a.name.value.clone());
     let table = open_table(engine, &table_name).await?;
     let schema = arrow_schema(&table_name, &table)?;
     let generated = generated_columns(&table_name, &table)?;
@@ -371,7 +410,9 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
             subquery, alias, ..
         } => (
             subquery.to_string(),
-            alias.as_ref().map_or("source".to_owned(), |a| a.name.value.clone()),
+            alias
+                .as_ref()
+                .map_or("source".to_owned(), |a| a.name.value.clone()),
         ),
         TableFactor::Table { name, alias, .. } => (
             format!("SELECT * FROM {name}"),
@@ -389,7 +430,11 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
         .map(|i| {
             let field = source.schema().field(i);
             let expr = expr_at(&source, i);
-            match schema.fields().iter().find(|t| t.name().eq_ignore_ascii_case(field.name())) {
+            match schema
+                .fields()
+                .iter()
+                .find(|t| t.name().eq_ignore_ascii_case(field.name()))
+            {
                 Some(t) if t.data_type() != field.data_type() => {
                     cast(expr, t.data_type().clone()).alias(field.name())
                 }
@@ -406,7 +451,8 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
 
     let mut kept: Vec<MergeClause> = Vec::new();
     for clause in merge.clauses {
-        if let (MergeClauseKind::Matched, MergeAction::Update(update)) = (&clause.clause_kind, &clause.action)
+        if let (MergeClauseKind::Matched, MergeAction::Update(update)) =
+            (&clause.clause_kind, &clause.action)
             && let Some(message) = raised(&update.assignments)
         {
             let mut condition = on.clone();
@@ -414,14 +460,17 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
                 condition = condition.and(exprs.convert(p)?);
             }
             let session = engine.driver.session();
-            let provider = table
-                .table_provider()
-                .await
-                .map_err(datafusion_error)?;
+            let provider = table.table_provider().await.map_err(datafusion_error)?;
             let matched = session
                 .read_table(provider)
                 .and_then(|t| t.alias(&target_alias))
-                .and_then(|t| t.join_on(source.clone().alias(&source_alias)?, JoinType::Inner, [condition]))
+                .and_then(|t| {
+                    t.join_on(
+                        source.clone().alias(&source_alias)?,
+                        JoinType::Inner,
+                        [condition],
+                    )
+                })
                 .map_err(datafusion_error)?
                 .limit(0, Some(1))
                 .map_err(datafusion_error)?
@@ -445,7 +494,11 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
         .with_session_state(write_session())
         .with_writer_properties(writer_properties());
     for clause in kept {
-        let predicate = clause.predicate.as_ref().map(|p| exprs.convert(p)).transpose()?;
+        let predicate = clause
+            .predicate
+            .as_ref()
+            .map(|p| exprs.convert(p))
+            .transpose()?;
         let assignments = |list: &[Assignment]| -> Result<Vec<(String, Expr)>, SqlError> {
             list.iter()
                 .map(|a| {
@@ -464,10 +517,14 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
                             u = u.predicate(p);
                         }
                         // Generated columns are computed again from the updated values.
-                        for g in generated.iter().filter(|g| !sets.iter().any(|(c, _)| c == *g)) {
+                        for g in generated
+                            .iter()
+                            .filter(|g| !sets.iter().any(|(c, _)| c == *g))
+                        {
                             u = u.update(quoted(g), "NULL");
                         }
-                        sets.into_iter().fold(u, |u, (c, e)| u.update(quoted(&c), e))
+                        sets.into_iter()
+                            .fold(u, |u, (c, e)| u.update(quoted(&c), e))
                     })
                     .map_err(map)?;
             }
@@ -479,7 +536,10 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
                     })
                     .map_err(map)?;
             }
-            (MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget, MergeAction::Insert(insert)) => {
+            (
+                MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget,
+                MergeAction::Insert(insert),
+            ) => {
                 let MergeInsertKind::Values(rows) = &insert.kind else {
                     return Err(SqlError::unsupported("WHEN NOT MATCHED THEN INSERT ROW"));
                 };
@@ -498,7 +558,11 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
                         .columns
                         .iter()
                         .map(|c: &ObjectName| {
-                            let last = c.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()).unwrap_or_default();
+                            let last =
+                                c.0.last()
+                                    .and_then(|p| p.as_ident())
+                                    .map(|i| i.value.clone())
+                                    .unwrap_or_default();
                             column(&schema, &last, &table_name).map(|f| f.name().clone())
                         })
                         .collect::<Result<_, _>>()?
@@ -507,7 +571,11 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
                     return Err(SqlError::class(
                         "INSERT_COLUMN_ARITY_MISMATCH",
                         "21S01",
-                        format!("MERGE INSERT names {} columns but gives {} values.", columns.len(), row.len()),
+                        format!(
+                            "MERGE INSERT names {} columns but gives {} values.",
+                            columns.len(),
+                            row.len()
+                        ),
                     ));
                 }
                 let sets: Vec<(String, Expr)> = columns
@@ -531,7 +599,8 @@ async fn merge(engine: &Engine, merge: Merge, values: Vec<Param>) -> Result<Outp
                         if let Some(p) = predicate {
                             u = u.predicate(p);
                         }
-                        sets.into_iter().fold(u, |u, (c, e)| u.update(quoted(&c), e))
+                        sets.into_iter()
+                            .fold(u, |u, (c, e)| u.update(quoted(&c), e))
                     })
                     .map_err(map)?;
             }
@@ -568,7 +637,9 @@ fn target(engine: &Engine, factor: &TableFactor) -> Result<(String, String), Sql
         return Err(SqlError::unsupported("DML on something other than a table"));
     };
     let table = engine.table_name(name)?;
-    let alias = alias.as_ref().map_or(table.clone(), |a| a.name.value.clone());
+    let alias = alias
+        .as_ref()
+        .map_or(table.clone(), |a| a.name.value.clone());
     Ok((table, alias))
 }
 
@@ -627,7 +698,10 @@ async fn update(engine: &Engine, update: Update, values: Vec<Param>) -> Result<O
     for assignment in &update.assignments {
         let name = assignment_column(assignment)?;
         let column = column(&schema, &name, &table_name)?.name().clone();
-        builder = builder.with_update(quoted(&column), unqualified(exprs.convert(&assignment.value)?)?);
+        builder = builder.with_update(
+            quoted(&column),
+            unqualified(exprs.convert(&assignment.value)?)?,
+        );
     }
     let (_, metrics) = builder.await.map_err(|e| delta_error(&table_name, e))?;
     counts(&[("num_affected_rows", metrics.num_updated_rows as u64)])

@@ -46,7 +46,9 @@ impl Cursor {
 
     fn keyword(&mut self, word: &str) -> bool {
         match self.tokens.get(self.pos) {
-            Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word) => {
+            Some(Token::Word(w))
+                if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word) =>
+            {
                 self.pos += 1;
                 true
             }
@@ -101,12 +103,18 @@ impl Cursor {
     fn end(&self) -> Result<(), SqlError> {
         match self.tokens.get(self.pos) {
             None => Ok(()),
-            Some(t) => Err(SqlError::unsupported(format!("The clause starting at '{t}'"))),
+            Some(t) => Err(SqlError::unsupported(format!(
+                "The clause starting at '{t}'"
+            ))),
         }
     }
 }
 
-pub(super) async fn execute(engine: &Engine, sql: &str, values: &[Param]) -> Result<Output, SqlError> {
+pub(super) async fn execute(
+    engine: &Engine,
+    sql: &str,
+    values: &[Param],
+) -> Result<Output, SqlError> {
     if !values.is_empty() {
         return Err(SqlError::class(
             "UNSUPPORTED_FEATURE",
@@ -126,7 +134,9 @@ pub(super) async fn execute(engine: &Engine, sql: &str, values: &[Param]) -> Res
         if c.keyword("RETAIN") {
             hours = Some(c.number()?);
             if !c.keyword("HOURS") {
-                return Err(SqlError::syntax("Syntax error: expected HOURS after RETAIN n."));
+                return Err(SqlError::syntax(
+                    "Syntax error: expected HOURS after RETAIN n.",
+                ));
             }
         }
         let dry_run = c.keyword("DRY") && c.keyword("RUN");
@@ -141,7 +151,11 @@ pub(super) async fn execute(engine: &Engine, sql: &str, values: &[Param]) -> Res
         }
         if c.keyword("HISTORY") {
             let name = c.name()?;
-            let limit = if c.keyword("LIMIT") { Some(c.number()?) } else { None };
+            let limit = if c.keyword("LIMIT") {
+                Some(c.number()?)
+            } else {
+                None
+            };
             c.end()?;
             return history(engine, &name, limit).await;
         }
@@ -151,7 +165,9 @@ pub(super) async fn execute(engine: &Engine, sql: &str, values: &[Param]) -> Res
         c.end()?;
         return columns(engine, &name).await;
     }
-    Err(SqlError::syntax("Syntax error: not a maintenance statement."))
+    Err(SqlError::syntax(
+        "Syntax error: not a maintenance statement.",
+    ))
 }
 
 fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<Output, SqlError> {
@@ -177,7 +193,10 @@ async fn optimize(engine: &Engine, name: &ObjectName) -> Result<Output, SqlError
         ("numFilesRemoved", metrics.num_files_removed),
         ("partitionsOptimized", metrics.partitions_optimized),
         ("numBatches", metrics.num_batches),
-        ("totalConsideredFiles", metrics.total_considered_files as u64),
+        (
+            "totalConsideredFiles",
+            metrics.total_considered_files as u64,
+        ),
         ("totalFilesSkipped", metrics.total_files_skipped as u64),
     ];
     let fields: Fields = numbers
@@ -201,7 +220,12 @@ async fn optimize(engine: &Engine, name: &ObjectName) -> Result<Output, SqlError
     )
 }
 
-async fn vacuum(engine: &Engine, name: &ObjectName, hours: Option<u64>, dry_run: bool) -> Result<Output, SqlError> {
+async fn vacuum(
+    engine: &Engine,
+    name: &ObjectName,
+    hours: Option<u64>,
+    dry_run: bool,
+) -> Result<Output, SqlError> {
     let table_name = engine.table_name(name)?;
     let hours = hours.unwrap_or(DEFAULT_RETENTION_HOURS);
     if engine.retention_check && hours < DEFAULT_RETENTION_HOURS {
@@ -242,7 +266,9 @@ fn string_list<'a>(items: impl IntoIterator<Item = &'a str>) -> ArrayRef {
     Arc::new(list.finish())
 }
 
-fn string_map<'a>(entries: impl IntoIterator<Item = (&'a str, String)>) -> MapBuilder<StringBuilder, StringBuilder> {
+fn string_map<'a>(
+    entries: impl IntoIterator<Item = (&'a str, String)>,
+) -> MapBuilder<StringBuilder, StringBuilder> {
     let mut map = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
     for (k, v) in entries {
         map.keys().append_value(k);
@@ -260,7 +286,11 @@ fn timestamp_field(name: &str) -> Field {
 }
 
 fn list_field(name: &str) -> Field {
-    Field::new(name, DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true)
+    Field::new(
+        name,
+        DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        true,
+    )
 }
 
 fn map_field(name: &str, sample: &arrow::array::MapArray) -> Field {
@@ -274,9 +304,8 @@ async fn detail(engine: &Engine, name: &ObjectName) -> Result<Output, SqlError> 
     let metadata = state.metadata();
     let protocol = state.protocol();
     let files = state.log_data();
-    let (num_files, size): (i64, i64) = files
-        .iter()
-        .fold((0, 0), |(n, s), f| (n + 1, s + f.size()));
+    let (num_files, size): (i64, i64) =
+        files.iter().fold((0, 0), |(n, s), f| (n + 1, s + f.size()));
     let last_modified = table
         .history(Some(1))
         .await
@@ -290,7 +319,9 @@ async fn detail(engine: &Engine, name: &ObjectName) -> Result<Output, SqlError> 
         .collect();
     properties.sort();
     let mut properties = string_map(properties);
-    properties.append(true).map_err(|e| SqlError::internal(e.to_string()))?;
+    properties
+        .append(true)
+        .map_err(|e| SqlError::internal(e.to_string()))?;
     let properties = properties.finish();
     let mut features: Vec<String> = protocol
         .reader_features()
@@ -301,7 +332,10 @@ async fn detail(engine: &Engine, name: &ObjectName) -> Result<Output, SqlError> 
         .collect();
     features.sort();
     features.dedup();
-    let micros = |ms: Option<i64>| Arc::new(TimestampMicrosecondArray::from(vec![ms.map(|m| m * 1000)]).with_timezone("UTC")) as ArrayRef;
+    let micros = |ms: Option<i64>| {
+        Arc::new(TimestampMicrosecondArray::from(vec![ms.map(|m| m * 1000)]).with_timezone("UTC"))
+            as ArrayRef
+    };
     batch(
         vec![
             Field::new("format", DataType::Utf8, true),
@@ -327,7 +361,9 @@ async fn detail(engine: &Engine, name: &ObjectName) -> Result<Output, SqlError> 
                 "{}.{}.{table_name}",
                 engine.catalog, engine.schema
             )])),
-            Arc::new(StringArray::from(vec![metadata.description().map(str::to_owned)])),
+            Arc::new(StringArray::from(vec![
+                metadata.description().map(str::to_owned),
+            ])),
             Arc::new(StringArray::from(vec![location_text(engine, &table_name)])),
             micros(metadata.created_time()),
             micros(last_modified),
@@ -350,7 +386,11 @@ fn value_text(value: &serde_json::Value) -> String {
     }
 }
 
-async fn history(engine: &Engine, name: &ObjectName, limit: Option<u64>) -> Result<Output, SqlError> {
+async fn history(
+    engine: &Engine,
+    name: &ObjectName,
+    limit: Option<u64>,
+) -> Result<Output, SqlError> {
     let table_name = engine.table_name(name)?;
     let table = open_table(engine, &table_name).await?;
     let latest = table.version().unwrap_or(0);
@@ -386,7 +426,9 @@ async fn history(engine: &Engine, name: &ObjectName, limit: Option<u64>) -> Resu
             parameters.keys().append_value(k);
             parameters.values().append_value(v);
         }
-        parameters.append(true).map_err(|e| SqlError::internal(e.to_string()))?;
+        parameters
+            .append(true)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
         read_version.append_option(commit.read_version.and_then(|v| i64::try_from(v).ok()));
         isolation.append_option(commit.isolation_level.as_ref().map(|l| format!("{l:?}")));
         blind.append_option(commit.is_blind_append);
@@ -403,7 +445,9 @@ async fn history(engine: &Engine, name: &ObjectName, limit: Option<u64>) -> Resu
             metrics.keys().append_value(k);
             metrics.values().append_value(v);
         }
-        metrics.append(true).map_err(|e| SqlError::internal(e.to_string()))?;
+        metrics
+            .append(true)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
         user_metadata.append_option(commit.user_metadata.as_deref());
         engine_info.append_option(commit.engine_info.as_deref());
     }

@@ -106,7 +106,8 @@ impl Engine {
         let backend: Arc<dyn Backend> = Arc::new(ObjectStoreBackend::file(lake)?);
         let driver = EmbeddedDriver::open(Arc::clone(&backend)).await?;
         let session = driver.session();
-        let engine_error = |what: &str| lakeorm_core::Error::Config(format!("local Databricks server: {what}"));
+        let engine_error =
+            |what: &str| lakeorm_core::Error::Config(format!("local Databricks server: {what}"));
         let catalog = session
             .catalog("lakeorm")
             .ok_or_else(|| engine_error("the embedded engine has no `lakeorm` catalog"))?;
@@ -123,7 +124,10 @@ impl Engine {
         }
         let read_files = Arc::new(MemorySchemaProvider::new());
         catalog
-            .register_schema(READ_FILES_SCHEMA, Arc::clone(&read_files) as Arc<dyn SchemaProvider>)
+            .register_schema(
+                READ_FILES_SCHEMA,
+                Arc::clone(&read_files) as Arc<dyn SchemaProvider>,
+            )
             .map_err(|e| engine_error(&e.to_string()))?;
         Ok(Engine {
             driver,
@@ -178,7 +182,9 @@ impl Engine {
             "SELECT" | "WITH" | "VALUES" | "FROM" => self.query(&sql, values).await,
             "INSERT" | "MERGE" | "DELETE" | "UPDATE" => dml::execute(self, &sql, values).await,
             "CREATE" | "ALTER" | "DROP" => self.ddl(&sql, &values).await,
-            "OPTIMIZE" | "VACUUM" | "DESCRIBE" | "DESC" => maintain::execute(self, &sql, &values).await,
+            "OPTIMIZE" | "VACUUM" | "DESCRIBE" | "DESC" => {
+                maintain::execute(self, &sql, &values).await
+            }
             "USE" | "SET" | "SHOW" => Err(SqlError::unsupported(format!("`{first}`"))),
             "" => Err(SqlError::syntax("Syntax error at or near end of input.")),
             other => Err(SqlError::syntax(format!(
@@ -209,7 +215,11 @@ impl Engine {
 
     /// A query's DataFrame (for a write's source): `sql` is part of a statement numbered by
     /// [`params::number`], `values` all of the statement's values.
-    async fn dataframe(&self, sql: String, values: &[Param]) -> Result<datafusion::prelude::DataFrame, SqlError> {
+    async fn dataframe(
+        &self,
+        sql: String,
+        values: &[Param],
+    ) -> Result<datafusion::prelude::DataFrame, SqlError> {
         let (sql, values) = params::positional(&sql, values)?;
         let (sql, _registered) = relations::rewrite_sql(self, &sql).await?;
         let result = self
@@ -227,7 +237,9 @@ impl Engine {
             .native
             .and_then(|n| n.downcast::<datafusion::prelude::DataFrame>().ok())
             .map(|df| *df)
-            .ok_or_else(|| SqlError::internal("the embedded engine gave no DataFrame for a write's source"))
+            .ok_or_else(|| {
+                SqlError::internal("the embedded engine gave no DataFrame for a write's source")
+            })
     }
 
     /// Table DDL on the engine.
@@ -244,10 +256,7 @@ impl Engine {
             && !(words.first().map(String::as_str) == Some("CREATE")
                 && matches!(words.get(1).map(String::as_str), Some("OR")))
         {
-            return Err(SqlError::unsupported(format!(
-                "`{}`",
-                words.join(" ")
-            )));
+            return Err(SqlError::unsupported(format!("`{}`", words.join(" "))));
         }
         self.check_ddl_name(sql)?;
         self.driver
@@ -263,15 +272,22 @@ impl Engine {
         let Ok(tokens) = params::tokens(sql) else {
             return Ok(());
         };
-        let words: Vec<&sqlparser::tokenizer::Token> =
-            tokens.iter().map(|(_, t)| t).filter(|t| !params::is_space(t)).collect();
+        let words: Vec<&sqlparser::tokenizer::Token> = tokens
+            .iter()
+            .map(|(_, t)| t)
+            .filter(|t| !params::is_space(t))
+            .collect();
         // The name follows TABLE and an optional IF [NOT] EXISTS.
         let Some(start) = words.iter().position(|t| matches!(t, sqlparser::tokenizer::Token::Word(w) if w.value.eq_ignore_ascii_case("TABLE"))) else {
             return Ok(());
         };
         let mut i = start + 1;
         while let Some(sqlparser::tokenizer::Token::Word(w)) = words.get(i) {
-            if w.quote_style.is_none() && ["IF", "NOT", "EXISTS"].iter().any(|k| w.value.eq_ignore_ascii_case(k)) {
+            if w.quote_style.is_none()
+                && ["IF", "NOT", "EXISTS"]
+                    .iter()
+                    .any(|k| w.value.eq_ignore_ascii_case(k))
+            {
                 i += 1;
             } else {
                 break;
@@ -315,7 +331,8 @@ impl Engine {
             [_] => true,
             [schema, _] => ours(schema, &self.schema),
             [catalog, schema, _] => {
-                (ours(catalog, &self.catalog) || ours(catalog, "lakeorm")) && ours(schema, &self.schema)
+                (ours(catalog, &self.catalog) || ours(catalog, "lakeorm"))
+                    && ours(schema, &self.schema)
             }
             _ => false,
         };
@@ -374,13 +391,20 @@ pub(crate) fn engine_error(error: lakeorm_core::Error) -> SqlError {
 /// Sorts an engine message into the error class Databricks would report.
 pub(crate) fn classify(text: &str) -> SqlError {
     let lower = text.to_ascii_lowercase();
-    if lower.contains("parsererror") || lower.contains("sql parser error") || lower.contains("expected:") {
+    if lower.contains("parsererror")
+        || lower.contains("sql parser error")
+        || lower.contains("expected:")
+    {
         SqlError::syntax(text)
     } else if lower.contains("table '") && lower.contains("not found") {
         SqlError::class("TABLE_OR_VIEW_NOT_FOUND", "42P01", text)
-    } else if lower.contains("no field named") || lower.contains("column") && lower.contains("not found") {
+    } else if lower.contains("no field named")
+        || lower.contains("column") && lower.contains("not found")
+    {
         SqlError::class("UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703", text)
-    } else if lower.contains("invalid function") || lower.contains("function") && lower.contains("not found") {
+    } else if lower.contains("invalid function")
+        || lower.contains("function") && lower.contains("not found")
+    {
         SqlError::class("UNRESOLVED_ROUTINE", "42883", text)
     } else if lower.contains("cast") {
         SqlError::class("CAST_INVALID_INPUT", "22018", text)
@@ -403,13 +427,14 @@ pub(crate) fn datafusion_error(error: datafusion::error::DataFusionError) -> Sql
 /// A delta-rs error of a write on `table`.
 pub(crate) fn delta_error(table: &str, error: deltalake::DeltaTableError) -> SqlError {
     match error {
-        deltalake::DeltaTableError::Transaction { .. } | deltalake::DeltaTableError::VersionAlreadyExists(_) => {
-            SqlError::class(
-                "DELTA_CONCURRENT_APPEND",
-                "2D521",
-                format!("ConcurrentAppendException: a concurrent transaction committed to `{table}`: {error}"),
-            )
-        }
+        deltalake::DeltaTableError::Transaction { .. }
+        | deltalake::DeltaTableError::VersionAlreadyExists(_) => SqlError::class(
+            "DELTA_CONCURRENT_APPEND",
+            "2D521",
+            format!(
+                "ConcurrentAppendException: a concurrent transaction committed to `{table}`: {error}"
+            ),
+        ),
         other => classify(&format!("on `{table}`: {other}")),
     }
 }

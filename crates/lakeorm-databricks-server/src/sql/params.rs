@@ -42,9 +42,13 @@ pub(crate) fn tokens(sql: &str) -> Result<Vec<(usize, Token)>, SqlError> {
     Ok(tokens
         .into_iter()
         .map(|t| {
-            let line = usize::try_from(t.span.start.line).unwrap_or(1).saturating_sub(1);
+            let line = usize::try_from(t.span.start.line)
+                .unwrap_or(1)
+                .saturating_sub(1);
             let start = line_starts.get(line).copied().unwrap_or(0);
-            let column = usize::try_from(t.span.start.column).unwrap_or(1).saturating_sub(1);
+            let column = usize::try_from(t.span.start.column)
+                .unwrap_or(1)
+                .saturating_sub(1);
             let offset = sql[start..]
                 .char_indices()
                 .nth(column)
@@ -79,7 +83,9 @@ pub(crate) fn bind(sql: &str, parameters: &[Parameter]) -> Result<(String, Vec<P
     while i < tokens.len() {
         let (offset, token) = &tokens[i];
         let adjacent_name = match (token, tokens.get(i + 1)) {
-            (Token::Colon, Some((_, Token::Word(w)))) if w.quote_style.is_none() => Some(w.value.clone()),
+            (Token::Colon, Some((_, Token::Word(w)))) if w.quote_style.is_none() => {
+                Some(w.value.clone())
+            }
             _ => None,
         };
         // `a:b` with no space before the colon is a path into a JSON or VARIANT value.
@@ -103,7 +109,9 @@ pub(crate) fn bind(sql: &str, parameters: &[Parameter]) -> Result<(String, Vec<P
             let (value, ty) = convert(parameter)?;
             values.push(value);
             out.push_str(&sql[copied..*offset]);
-            let after_of = previous_word.as_deref().is_some_and(|w| w.eq_ignore_ascii_case("of"));
+            let after_of = previous_word
+                .as_deref()
+                .is_some_and(|w| w.eq_ignore_ascii_case("of"));
             if after_of {
                 out.push('?');
             } else {
@@ -196,7 +204,8 @@ pub(crate) fn single_statement(sql: &str) -> Result<&str, SqlError> {
                 seen_semicolon = true;
                 end = *offset;
             }
-            Token::SemiColon | Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab) => {}
+            Token::SemiColon
+            | Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab) => {}
             Token::Whitespace(_) | Token::EOF => {}
             _ if seen_semicolon => {
                 return Err(SqlError::syntax(
@@ -213,7 +222,10 @@ pub(crate) fn single_statement(sql: &str) -> Result<&str, SqlError> {
 fn declared_type(text: &str) -> Result<DataType, SqlError> {
     let upper = text.trim().to_ascii_uppercase();
     let (base, args) = match upper.split_once('(') {
-        Some((base, rest)) => (base.trim().to_owned(), Some(rest.trim_end_matches(')').to_owned())),
+        Some((base, rest)) => (
+            base.trim().to_owned(),
+            Some(rest.trim_end_matches(')').to_owned()),
+        ),
         None => (upper.clone(), None),
     };
     let numbers: Vec<u8> = args
@@ -230,7 +242,9 @@ fn declared_type(text: &str) -> Result<DataType, SqlError> {
         "FLOAT" | "REAL" => DataType::Float32,
         "BOOLEAN" => DataType::Boolean,
         "DATE" => DataType::Date32,
-        "TIMESTAMP" | "TIMESTAMP_LTZ" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "TIMESTAMP" | "TIMESTAMP_LTZ" => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
         "TIMESTAMP_NTZ" => DataType::Timestamp(TimeUnit::Microsecond, None),
         "BINARY" => DataType::Binary,
         "DECIMAL" | "DEC" | "NUMERIC" => {
@@ -298,9 +312,13 @@ pub(crate) fn convert(parameter: &Parameter) -> Result<(Param, DataType), SqlErr
             "false" | "f" | "no" | "n" | "0" => Param::Bool(false),
             _ => return Err(invalid()),
         },
-        DataType::Date32 => Param::Date(NaiveDate::parse_from_str(trimmed, "%Y-%m-%d").map_err(|_| invalid())?),
+        DataType::Date32 => {
+            Param::Date(NaiveDate::parse_from_str(trimmed, "%Y-%m-%d").map_err(|_| invalid())?)
+        }
         DataType::Timestamp(_, Some(_)) => Param::Timestamp(instant(trimmed).ok_or_else(invalid)?),
-        DataType::Timestamp(_, None) => Param::TimestampNtz(wall_clock(trimmed).ok_or_else(invalid)?),
+        DataType::Timestamp(_, None) => {
+            Param::TimestampNtz(wall_clock(trimmed).ok_or_else(invalid)?)
+        }
         DataType::Binary => Param::Bytes(text.as_bytes().to_vec()),
         DataType::Decimal128(..) => {
             let digits = trimmed.trim_start_matches(['+', '-']);
@@ -321,7 +339,12 @@ pub(crate) fn convert(parameter: &Parameter) -> Result<(Param, DataType), SqlErr
 
 /// A wall-clock date-time as Spark's casts read one.
 fn wall_clock(text: &str) -> Option<NaiveDateTime> {
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
             return Some(t);
         }
@@ -360,16 +383,26 @@ mod tests {
     fn markers_outside_literals_are_bound() {
         let (sql, values) = bind(
             "SELECT ':a', `:a`, :a, :b -- :a\nFROM t VERSION AS OF :v WHERE x = :a",
-            &[p("a", Some("1"), "INT"), p("b", None, "STRING"), p("v", Some("3"), "BIGINT")],
+            &[
+                p("a", Some("1"), "INT"),
+                p("b", None, "STRING"),
+                p("v", Some("3"), "BIGINT"),
+            ],
         )
         .unwrap();
         assert_eq!(
             sql,
             "SELECT ':a', `:a`, arrow_cast(?, 'Int32'), arrow_cast(?, 'Utf8') -- :a\nFROM t VERSION AS OF ? WHERE x = arrow_cast(?, 'Int32')"
         );
-        assert_eq!(values, vec![Param::Int(1), Param::Null, Param::Int(3), Param::Int(1)]);
+        assert_eq!(
+            values,
+            vec![Param::Int(1), Param::Null, Param::Int(3), Param::Int(1)]
+        );
         let numbered = number(&sql).unwrap();
-        assert!(numbered.ends_with("VERSION AS OF $3 WHERE x = arrow_cast($4, 'Int32')"), "{numbered}");
+        assert!(
+            numbered.ends_with("VERSION AS OF $3 WHERE x = arrow_cast($4, 'Int32')"),
+            "{numbered}"
+        );
         let (back, used) = positional("SELECT $4, '$1', $2", &values).unwrap();
         assert_eq!(back, "SELECT ?, '$1', ?");
         assert_eq!(used, vec![Param::Int(1), Param::Null]);

@@ -85,7 +85,12 @@ async fn register(engine: &Engine, sources: Vec<Source>) -> Result<Registered<'_
         } else {
             url::Url::from_file_path(&source.path)
         }
-        .map_err(|()| SqlError::internal(format!("`{}` is not an absolute path", source.path.display())))?;
+        .map_err(|()| {
+            SqlError::internal(format!(
+                "`{}` is not an absolute path",
+                source.path.display()
+            ))
+        })?;
         let df = engine
             .driver
             .session()
@@ -95,7 +100,10 @@ async fn register(engine: &Engine, sources: Vec<Source>) -> Result<Registered<'_
                 SqlError::class(
                     "FAILED_READ_FILE",
                     "KD001",
-                    format!("Error while reading the Parquet files at {}: {e}", source.path.display()),
+                    format!(
+                        "Error while reading the Parquet files at {}: {e}",
+                        source.path.display()
+                    ),
                 )
             })?;
         engine
@@ -140,14 +148,18 @@ impl Rewriter<'_> {
                     format = literal(e).map(str::to_ascii_lowercase);
                 }
                 other => {
-                    return Err(SqlError::unsupported(format!("The read_files argument `{other}`")));
+                    return Err(SqlError::unsupported(format!(
+                        "The read_files argument `{other}`"
+                    )));
                 }
             }
         }
         match format.as_deref() {
             Some("parquet") => {}
             Some(other) => {
-                return Err(SqlError::unsupported(format!("read_files with format => '{other}'")));
+                return Err(SqlError::unsupported(format!(
+                    "read_files with format => '{other}'"
+                )));
             }
             None => {
                 return Err(SqlError::unsupported(
@@ -177,10 +189,12 @@ impl VisitorMut for Rewriter<'_> {
         };
         let parts: Vec<&Ident> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
         let path = match (parts.as_slice(), args.as_ref()) {
-            ([f], Some(a)) if f.value.eq_ignore_ascii_case("read_files") => match Self::read_files_path(&a.args) {
-                Ok(path) => path,
-                Err(e) => return ControlFlow::Break(e),
-            },
+            ([f], Some(a)) if f.value.eq_ignore_ascii_case("read_files") => {
+                match Self::read_files_path(&a.args) {
+                    Ok(path) => path,
+                    Err(e) => return ControlFlow::Break(e),
+                }
+            }
             ([format, path], None)
                 if format.quote_style.is_none()
                     && format.value.eq_ignore_ascii_case("parquet")
