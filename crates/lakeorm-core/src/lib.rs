@@ -16,6 +16,7 @@ pub mod dialect;
 pub mod driver;
 pub mod generated;
 pub mod migration;
+pub mod placeholders;
 pub mod plan;
 pub mod quote;
 pub mod schema;

@@ -5,7 +5,7 @@
 //! tables (appends, merges for upserts, updates and key deletes, predicate deletes, compaction,
 //! vacuum, statistics) and answers SQL through DataFusion, with tables visible by name. The `?`
 //! placeholders of lakeorm's query API are rewritten to DataFusion's `$n` on SQL tokens
-//! ([`placeholders::bind_positional`]), so values are always bound, never spliced.
+//! ([`lakeorm_core::placeholders`]), so values are always bound, never spliced.
 //!
 //! Writes of the staged path (Parquet parts the client uploaded under `_staging/<ingest_id>/`)
 //! are read back through the engine's own object store before the commit, and every write
