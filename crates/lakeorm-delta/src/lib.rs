@@ -23,6 +23,7 @@ pub struct DeltaDialect {
     catalog: Option<String>,
     database: Option<String>,
     properties: BTreeMap<String, String>,
+    managed: bool,
 }
 
 impl DeltaDialect {
@@ -46,6 +47,14 @@ impl DeltaDialect {
     /// Adds a table property to every table created (e.g. `delta.enableDeletionVectors`).
     pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Creates tables without a `LOCATION`, for catalogs that place tables themselves (Unity
+    /// Catalog managed tables on Databricks SQL warehouses, which refuse table locations in a
+    /// volume).
+    pub fn managed_tables(mut self) -> Self {
+        self.managed = true;
         self
     }
 
@@ -155,6 +164,6 @@ impl SparkSqlDialect for DeltaDialect {
     }
 
     fn with_location(&self) -> bool {
-        true
+        !self.managed
     }
 }
