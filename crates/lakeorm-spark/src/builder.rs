@@ -33,6 +33,7 @@ pub struct SparkDriverBuilder {
     retries: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    tokens: Option<Arc<lakeorm_databricks::TokenSource>>,
 }
 
 impl SparkDriverBuilder {
@@ -90,6 +91,14 @@ impl SparkDriverBuilder {
         self
     }
 
+    /// Bearer tokens that expire (OAuth): each new session asks `tokens` for a current one, and
+    /// sessions opened with a token since replaced are retired when next lent, so a run longer
+    /// than a token's lifetime keeps working. Overrides the connection string's `token`.
+    pub fn tokens(mut self, tokens: Arc<lakeorm_databricks::TokenSource>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
     /// Builds the driver. No connection is made until the first call.
     pub fn build(self) -> SparkDriver {
         let retry = RetryPolicy {
@@ -105,6 +114,7 @@ impl SparkDriverBuilder {
                     self.pool_size,
                     retry,
                     self.acquire_timeout,
+                    self.tokens,
                 )),
                 commits: CommitQueue::default(),
                 capabilities: self
@@ -142,6 +152,7 @@ impl SparkDriver {
             retries: 4,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
+            tokens: None,
         }
     }
 
@@ -155,11 +166,34 @@ impl SparkDriver {
         )
     }
 
-    /// [`databricks`](Self::databricks) from `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and
-    /// `DATABRICKS_CLUSTER_ID`.
+    /// A driver for a Databricks cluster whose sessions authenticate with the tokens of
+    /// `workspace` (OAuth machine-to-machine credentials are refreshed before they expire, and
+    /// the same token cache serves the workspace's SQL-warehouse driver).
+    pub fn databricks_with(
+        workspace: &lakeorm_databricks::Workspace,
+        cluster_id: &str,
+    ) -> Result<SparkDriverBuilder> {
+        let host = workspace.host().host_str().unwrap_or_default();
+        Ok(
+            Self::builder_for(ConnectionString::databricks_cluster(host, cluster_id)?)
+                .server(SparkServer::Databricks)
+                .tokens(Arc::clone(workspace.tokens())),
+        )
+    }
+
+    /// A Databricks Connect driver from the standard variables: `DATABRICKS_HOST`,
+    /// `DATABRICKS_CLUSTER_ID`, and `DATABRICKS_CLIENT_ID` with `DATABRICKS_CLIENT_SECRET`
+    /// (OAuth machine-to-machine) or `DATABRICKS_TOKEN` (a personal access token).
     pub fn databricks_from_env() -> Result<Self> {
-        Ok(Self::builder_for(ConnectionString::databricks_from_env()?)
-            .server(SparkServer::Databricks)
-            .build())
+        let workspace = lakeorm_databricks::Workspace::from_env()?;
+        let cluster = std::env::var("DATABRICKS_CLUSTER_ID")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                lakeorm_core::Error::Config(
+                    "environment variable DATABRICKS_CLUSTER_ID is not set".into(),
+                )
+            })?;
+        Ok(Self::databricks_with(&workspace, &cluster)?.build())
     }
 }

@@ -214,20 +214,12 @@ impl ConnectionString {
         })
     }
 
-    /// [`databricks`](Self::databricks) from `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and
-    /// `DATABRICKS_CLUSTER_ID`, naming whichever is missing.
-    pub fn databricks_from_env() -> Result<Self> {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| Error::Config(format!("environment variable {name} is not set")))
-        };
-        Self::databricks(
-            &var("DATABRICKS_HOST")?,
-            &var("DATABRICKS_TOKEN")?,
-            &var("DATABRICKS_CLUSTER_ID")?,
-        )
+    /// A connection to a Databricks cluster whose token is supplied per session (OAuth): the
+    /// driver's token source fills it in.
+    pub fn databricks_cluster(host: &str, cluster_id: &str) -> Result<Self> {
+        let mut url = Self::databricks(host, "-", cluster_id)?;
+        url.token = None;
+        Ok(url)
     }
 
     /// The gRPC endpoint (`http://host:port` or `https://host:port`).

@@ -16,11 +16,12 @@ use std::sync::{Arc, Mutex};
 use arrow::array::RecordBatch;
 use arrow::ipc::reader::StreamReader;
 use lakeorm_core::{Error, Result, Statement};
+use lakeorm_databricks::TokenSource;
 use spark_connect_core::channel::ChannelBuilder;
 use spark_connect_core::client::{ReattachableResponseStream, SparkConnectClient};
 use spark_connect_core::retries::RetryPolicy;
 use spark_connect_proto as proto;
-use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connection::ConnectionString;
 use crate::errors::{ENGINE, classify};
@@ -44,7 +45,10 @@ pub(crate) struct Pool {
     acquire_timeout: std::time::Duration,
     slots: Arc<Semaphore>,
     idle: Mutex<Vec<Session>>,
-    root: OnceCell<SparkConnectClient>,
+    /// The channel sessions are opened on, and the token it was connected with.
+    root: tokio::sync::Mutex<Option<Root>>,
+    /// Where expiring bearer tokens come from (OAuth), if not from the connection string.
+    tokens: Option<Arc<TokenSource>>,
     closed: AtomicBool,
     tables: Mutex<BTreeMap<String, Attachment>>,
     versions: AtomicU64,
@@ -70,6 +74,12 @@ pub struct PoolStats {
     pub opened: u64,
 }
 
+/// The connected client new sessions are made from.
+struct Root {
+    token: Option<String>,
+    client: SparkConnectClient,
+}
+
 /// A table the driver created, and how to make a session see it.
 #[derive(Clone)]
 struct Attachment {
@@ -88,6 +98,8 @@ pub(crate) struct Session {
     tag: Option<String>,
     attached: HashMap<String, u64>,
     pub(crate) spark: Option<spark_connect::SparkSession>,
+    /// The bearer token the session's channel carries, when tokens expire.
+    token: Option<String>,
 }
 
 impl Pool {
@@ -96,15 +108,17 @@ impl Pool {
         size: usize,
         retry: RetryPolicy,
         acquire_timeout: std::time::Duration,
+        tokens: Option<Arc<TokenSource>>,
     ) -> Self {
         Pool {
             url,
+            tokens,
             retry,
             size: size.max(1),
             acquire_timeout,
             slots: Arc::new(Semaphore::new(size.max(1))),
             idle: Mutex::new(Vec::new()),
-            root: OnceCell::new(),
+            root: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
             tables: Mutex::new(BTreeMap::new()),
             versions: AtomicU64::new(0),
@@ -144,10 +158,21 @@ impl Pool {
             size: self.size,
         })?
         .map_err(|_| closed())?;
+        let token = self.token().await?;
         let idle = self.idle.lock().expect("pool lock").pop();
         let session = match idle {
+            // A session opened with a token since replaced would be refused once it expires:
+            // it is released and a new one opened with the current token.
+            Some(stale) if stale.token != token => {
+                tracing::debug!(
+                    session = stale.id(),
+                    "retiring a session whose token was replaced"
+                );
+                release_later(stale);
+                self.open(token).await?
+            }
             Some(session) => session,
-            None => self.open().await?,
+            None => self.open(token).await?,
         };
         let lent = self.in_use.fetch_add(1, Ordering::AcqRel) + 1;
         self.peak_in_use.fetch_max(lent, Ordering::AcqRel);
@@ -161,31 +186,50 @@ impl Pool {
         Ok(lease)
     }
 
-    async fn open(&self) -> Result<Session> {
-        let root = self
-            .root
-            .get_or_try_init(|| async {
-                // The client's own messages may quote the string, token included.
-                let builder = ChannelBuilder::parse(&self.url.to_url()).map_err(|e| {
-                    Error::Config(format!(
-                        "the Spark Connect client refused the connection string {}: {}",
-                        self.url,
-                        self.url.redact(&e.message())
-                    ))
-                })?;
-                let mut client = SparkConnectClient::connect(&builder).await.map_err(|e| {
-                    Error::engine(
-                        ENGINE,
-                        format!("connecting to {}", self.url.endpoint()),
-                        true,
-                        std::io::Error::other(self.url.redact(&e.message())),
-                    )
-                })?;
-                client.set_retry_policy(self.retry.clone());
-                Ok::<_, Error>(client)
-            })
-            .await?;
-        let client = root.with_new_session_id();
+    /// The bearer token new sessions carry: from the token source (cached, refreshed before
+    /// it expires), else the connection string's own.
+    async fn token(&self) -> Result<Option<String>> {
+        match &self.tokens {
+            Some(tokens) => Ok(Some(tokens.token().await?.expose().to_owned())),
+            None => Ok(None),
+        }
+    }
+
+    async fn open(&self, token: Option<String>) -> Result<Session> {
+        let mut root = self.root.lock().await;
+        if root.as_ref().is_none_or(|r| r.token != token) {
+            let mut url = self.url.clone();
+            if token.is_some() {
+                url.token.clone_from(&token);
+            }
+            // The client's own messages may quote the string, token included.
+            let builder = ChannelBuilder::parse(&url.to_url()).map_err(|e| {
+                Error::Config(format!(
+                    "the Spark Connect client refused the connection string {}: {}",
+                    url,
+                    url.redact(&e.message())
+                ))
+            })?;
+            let mut client = SparkConnectClient::connect(&builder).await.map_err(|e| {
+                Error::engine(
+                    ENGINE,
+                    format!("connecting to {}", url.endpoint()),
+                    true,
+                    std::io::Error::other(url.redact(&e.message())),
+                )
+            })?;
+            client.set_retry_policy(self.retry.clone());
+            *root = Some(Root {
+                token: token.clone(),
+                client,
+            });
+        }
+        let client = root
+            .as_ref()
+            .expect("connected above")
+            .client
+            .with_new_session_id();
+        drop(root);
         self.opened.fetch_add(1, Ordering::AcqRel);
         for (key, value) in SESSION_CONF {
             client
@@ -203,6 +247,7 @@ impl Pool {
             tag: None,
             attached: HashMap::new(),
             spark: None,
+            token,
         })
     }
 
@@ -279,6 +324,17 @@ impl Pool {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Releases a session on the server in the background.
+fn release_later(session: Session) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(async move {
+            if let Err(error) = session.client.release_session().await {
+                tracing::debug!(%error, "could not release a Spark Connect session");
+            }
+        });
     }
 }
 
