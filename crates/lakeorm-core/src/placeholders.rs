@@ -80,7 +80,10 @@ pub fn rewrite(sql: &str, marker: impl Fn(usize) -> String) -> Result<(String, u
 }
 
 /// [`rewrite`] of `statement`, checked to have exactly one bound parameter per placeholder.
-pub fn rewrite_statement(statement: &Statement, marker: impl Fn(usize) -> String) -> Result<String> {
+pub fn rewrite_statement(
+    statement: &Statement,
+    marker: impl Fn(usize) -> String,
+) -> Result<String> {
     let (sql, count) = rewrite(&statement.sql, marker)?;
     if count != statement.params.len() {
         return Err(Error::sql(format!(
@@ -102,7 +105,8 @@ mod tests {
 
     #[test]
     fn rewrites_placeholders_in_order() {
-        let (sql, n) = rewrite("SELECT * FROM users WHERE country = ? AND age > ?", dollar).unwrap();
+        let (sql, n) =
+            rewrite("SELECT * FROM users WHERE country = ? AND age > ?", dollar).unwrap();
         assert_eq!(sql, "SELECT * FROM users WHERE country = $1 AND age > $2");
         assert_eq!(n, 2);
         let (sql, _) = rewrite("a = ? AND b = ?", |n| format!(":p{n}")).unwrap();
@@ -148,6 +152,9 @@ mod tests {
 
     #[test]
     fn unterminated_literals_are_sql_errors() {
-        assert!(matches!(rewrite("SELECT 'oops", dollar), Err(Error::Sql { .. })));
+        assert!(matches!(
+            rewrite("SELECT 'oops", dollar),
+            Err(Error::Sql { .. })
+        ));
     }
 }

@@ -148,11 +148,7 @@ pub(crate) struct ExternalLink {
 impl std::fmt::Display for ExternalLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The link's query carries a credential: show where it points, not how.
-        let shown = self
-            .external_link
-            .split('?')
-            .next()
-            .unwrap_or_default();
+        let shown = self.external_link.split('?').next().unwrap_or_default();
         write!(f, "chunk {} at {shown}", self.chunk_index)
     }
 }
@@ -172,7 +168,10 @@ mod tests {
         let manifest = ok.manifest.unwrap();
         assert_eq!(manifest.format, Some(Format::ArrowStream));
         assert_eq!(manifest.total_chunk_count, Some(3));
-        assert_eq!(manifest.schema.unwrap().columns[0].type_name.as_deref(), Some("LONG"));
+        assert_eq!(
+            manifest.schema.unwrap().columns[0].type_name.as_deref(),
+            Some("LONG")
+        );
         let link = &ok.result.unwrap().external_links.unwrap()[0];
         assert_eq!(link.chunk_index, 0);
         assert!(link.expiration.is_some());
@@ -183,7 +182,8 @@ mod tests {
         let rows = inline.result.unwrap().data_array.unwrap();
         assert!(!rows.is_empty());
 
-        let pending: StatementResponse = serde_json::from_str(fixture("statement_pending")).unwrap();
+        let pending: StatementResponse =
+            serde_json::from_str(fixture("statement_pending")).unwrap();
         assert!(!pending.status.state.is_terminal());
 
         let failed: StatementResponse = serde_json::from_str(fixture("statement_failed")).unwrap();
@@ -205,7 +205,8 @@ mod tests {
 
         let chunk: ResultData = serde_json::from_str(fixture("result_chunk_inline")).unwrap();
         assert_eq!(chunk.data_array.unwrap()[0][3], None);
-        let links: ResultData = serde_json::from_str(fixture("result_chunk_external_links")).unwrap();
+        let links: ResultData =
+            serde_json::from_str(fixture("result_chunk_external_links")).unwrap();
         assert!(!links.external_links.unwrap().is_empty());
     }
 
@@ -247,7 +248,10 @@ mod tests {
         let parameter = &documented["parameters"][0];
         let ours = &ours["parameters"][0];
         for key in ["name", "value", "type"] {
-            assert!(parameter.get(key).is_some() && ours.get(key).is_some(), "{key}");
+            assert!(
+                parameter.get(key).is_some() && ours.get(key).is_some(),
+                "{key}"
+            );
         }
     }
 }

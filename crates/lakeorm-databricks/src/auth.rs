@@ -316,7 +316,14 @@ mod tests {
         let answer: TokenResponse =
             serde_json::from_str(lakeorm_databricks_server::fixture("oidc_token")).unwrap();
         assert!(!answer.access_token.is_empty());
-        assert_eq!(answer.token_type.as_deref().map(str::to_ascii_lowercase).as_deref(), Some("bearer"));
+        assert_eq!(
+            answer
+                .token_type
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some("bearer")
+        );
         assert!(answer.expires_in.is_some());
     }
 

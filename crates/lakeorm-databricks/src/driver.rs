@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use lakeorm_backends::{PartWriter, PartWriterOptions};
 use lakeorm_core::dialect::SOURCE_VIEW;
 use lakeorm_core::{
-    Backend, Driver, DriverCapabilities, Error, ExecContext, ExecMetrics, ExecutionPlan, IngestId,
-    Location, MergeAction, Predicate, QueryResult, Result, Statement, TableFormat, TableSpec,
-    TableStats, WriteSource, INGEST_ID_COLUMN,
+    Backend, Driver, DriverCapabilities, Error, ExecContext, ExecMetrics, ExecutionPlan,
+    INGEST_ID_COLUMN, IngestId, Location, MergeAction, Predicate, QueryResult, Result, Statement,
+    TableFormat, TableSpec, TableStats, WriteSource,
 };
 
 use crate::api::{Disposition, Format, Parameter};
@@ -116,7 +116,10 @@ impl DatabricksSqlDriverBuilder {
 
 impl DatabricksSqlDriver {
     /// A builder for the warehouse `warehouse_id` of `workspace`.
-    pub fn builder(workspace: Workspace, warehouse_id: impl Into<String>) -> DatabricksSqlDriverBuilder {
+    pub fn builder(
+        workspace: Workspace,
+        warehouse_id: impl Into<String>,
+    ) -> DatabricksSqlDriverBuilder {
         DatabricksSqlDriverBuilder {
             workspace,
             warehouse_id: warehouse_id.into(),
@@ -158,10 +161,21 @@ impl DatabricksSqlDriver {
     }
 
     /// Runs a statement for its effect and returns its inline result rows by column name.
-    async fn exec_sql(&self, operation: &str, sql: &str, parameters: Vec<Parameter>) -> Result<DmlResult> {
+    async fn exec_sql(
+        &self,
+        operation: &str,
+        sql: &str,
+        parameters: Vec<Parameter>,
+    ) -> Result<DmlResult> {
         let finished = self
             .warehouse
-            .run(operation, sql, parameters, Disposition::Inline, Format::JsonArray)
+            .run(
+                operation,
+                sql,
+                parameters,
+                Disposition::Inline,
+                Format::JsonArray,
+            )
             .await?;
         DmlResult::read(&self.warehouse, &finished).await
     }
@@ -170,7 +184,13 @@ impl DatabricksSqlDriver {
         let (sql, parameters) = params::bind(statement)?;
         let finished = self
             .warehouse
-            .run(operation, &sql, parameters, Disposition::ExternalLinks, Format::ArrowStream)
+            .run(
+                operation,
+                &sql,
+                parameters,
+                Disposition::ExternalLinks,
+                Format::ArrowStream,
+            )
             .await?;
         results::query_result(&self.warehouse, finished).await
     }
@@ -197,7 +217,9 @@ impl DmlResult {
     }
 
     fn column(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c.eq_ignore_ascii_case(name))
+        self.columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
     }
 
     /// `name` of row `row` as a number.
@@ -314,7 +336,12 @@ async fn batch_source(
     // Staged: Parquet parts under a fresh prefix of the Backend.
     let id = ingest_id.cloned().unwrap_or_else(IngestId::new);
     let prefix = ctx.backend.staging_location(&id);
-    let mut writer = PartWriter::new(ctx.backend, prefix.clone(), schema, PartWriterOptions::default());
+    let mut writer = PartWriter::new(
+        ctx.backend,
+        prefix.clone(),
+        schema,
+        PartWriterOptions::default(),
+    );
     for batch in batches {
         if let Err(e) = writer.write(batch).await {
             writer.abort().await;
@@ -328,7 +355,10 @@ async fn batch_source(
         return Err(e);
     }
     Ok(Source {
-        relation: format!("(SELECT * FROM {})", read_files(&engine_prefix(ctx.backend, &prefix)?)),
+        relation: format!(
+            "(SELECT * FROM {})",
+            read_files(&engine_prefix(ctx.backend, &prefix)?)
+        ),
         parameters: Vec::new(),
         staged: Some(prefix),
     })
@@ -387,9 +417,15 @@ impl Driver for DatabricksSqlDriver {
         let statements = ctx.dialect.render(&plan)?;
         let source_view = lakeorm_core::quote::quote_ident(SOURCE_VIEW);
         let (source, from) = match &plan {
-            ExecutionPlan::Append { source, ingest_id, .. }
-            | ExecutionPlan::Merge { source, ingest_id, .. }
-            | ExecutionPlan::Update { source, ingest_id, .. } => match source {
+            ExecutionPlan::Append {
+                source, ingest_id, ..
+            }
+            | ExecutionPlan::Merge {
+                source, ingest_id, ..
+            }
+            | ExecutionPlan::Update {
+                source, ingest_id, ..
+            } => match source {
                 WriteSource::Batches(batches) => (
                     Some(batch_source(batches, Some(ingest_id), ctx).await?),
                     source_view,
@@ -400,7 +436,10 @@ impl Driver for DatabricksSqlDriver {
                         parameters: Vec::new(),
                         staged: None,
                     }),
-                    format!("parquet.{}", lakeorm_core::quote::quote_ident(location.as_str())),
+                    format!(
+                        "parquet.{}",
+                        lakeorm_core::quote::quote_ident(location.as_str())
+                    ),
                 ),
             },
             ExecutionPlan::Delete {
@@ -412,7 +451,9 @@ impl Driver for DatabricksSqlDriver {
             ),
             _ => (None, String::new()),
         };
-        let outcome = self.run_statements(&plan, statements, source.as_ref(), &from).await;
+        let outcome = self
+            .run_statements(&plan, statements, source.as_ref(), &from)
+            .await;
         if let Some(prefix) = source.as_ref().and_then(|s| s.staged.as_ref()) {
             // The write's staging goes whatever happened; the janitor catches a failure here.
             if let Err(error) = ctx.backend.delete_prefix(prefix).await {
@@ -441,7 +482,10 @@ impl Driver for DatabricksSqlDriver {
         self.check_open()?;
         let name = lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table);
         let detail = self
-            .rows(&format!("stats of {}", table.table), &Statement::new(format!("DESCRIBE DETAIL {name}")))
+            .rows(
+                &format!("stats of {}", table.table),
+                &Statement::new(format!("DESCRIBE DETAIL {name}")),
+            )
             .await?;
         let history = self
             .rows(
@@ -464,10 +508,17 @@ impl Driver for DatabricksSqlDriver {
         })
     }
 
-    async fn read_parquet(&self, location: &Location, _ctx: ExecContext<'_>) -> Result<Option<QueryResult>> {
+    async fn read_parquet(
+        &self,
+        location: &Location,
+        _ctx: ExecContext<'_>,
+    ) -> Result<Option<QueryResult>> {
         self.check_open()?;
         let statement = Statement::new(format!("SELECT * FROM {}", read_files(location)));
-        match self.query_statement("reading the verify probe", &statement).await {
+        match self
+            .query_statement("reading the verify probe", &statement)
+            .await
+        {
             Ok(result) => Ok(Some(result)),
             Err(error) if nothing_there(&error) => Ok(None),
             Err(error) => Err(Error::DriverRead(lakeorm_core::DriverRead {
@@ -478,7 +529,12 @@ impl Driver for DatabricksSqlDriver {
         }
     }
 
-    async fn is_committed(&self, table: &TableSpec, ingest_id: &IngestId, ctx: ExecContext<'_>) -> Result<bool> {
+    async fn is_committed(
+        &self,
+        table: &TableSpec,
+        ingest_id: &IngestId,
+        ctx: ExecContext<'_>,
+    ) -> Result<bool> {
         self.check_open()?;
         let name = lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table);
         let column = lakeorm_core::quote::quote_ident(INGEST_ID_COLUMN);
@@ -486,8 +542,10 @@ impl Driver for DatabricksSqlDriver {
         let now = self
             .rows(
                 &operation,
-                &Statement::new(format!("SELECT 1 AS found FROM {name} WHERE {column} = ? LIMIT 1"))
-                    .bind(ingest_id.to_string()),
+                &Statement::new(format!(
+                    "SELECT 1 AS found FROM {name} WHERE {column} = ? LIMIT 1"
+                ))
+                .bind(ingest_id.to_string()),
             )
             .await?;
         if !now.rows.is_empty() {
@@ -527,7 +585,9 @@ impl Driver for DatabricksSqlDriver {
 
     async fn ping(&self) -> Result<()> {
         self.check_open()?;
-        self.exec_sql("ping", "SELECT 1", Vec::new()).await.map(|_| ())
+        self.exec_sql("ping", "SELECT 1", Vec::new())
+            .await
+            .map(|_| ())
     }
 
     async fn close(&self) -> Result<()> {
@@ -576,7 +636,13 @@ impl DatabricksSqlDriver {
 
     /// A failed write, explained: an insert-only merge that met existing keys is a
     /// [`DuplicateKey`](Error::DuplicateKey), with the count of the keys it met.
-    async fn explain(&self, plan: &ExecutionPlan, error: Error, source: Option<&Source>, from: &str) -> Error {
+    async fn explain(
+        &self,
+        plan: &ExecutionPlan,
+        error: Error,
+        source: Option<&Source>,
+        from: &str,
+    ) -> Error {
         let ExecutionPlan::Merge {
             table,
             keys,
@@ -586,7 +652,10 @@ impl DatabricksSqlDriver {
         else {
             return error;
         };
-        if !error.to_string().contains("a row with the same key already exists") {
+        if !error
+            .to_string()
+            .contains("a row with the same key already exists")
+        {
             return error;
         }
         let rows = match source {
@@ -600,7 +669,13 @@ impl DatabricksSqlDriver {
         }
     }
 
-    async fn colliding(&self, table: &TableSpec, keys: &[String], source: &Source, from: &str) -> Result<u64> {
+    async fn colliding(
+        &self,
+        table: &TableSpec,
+        keys: &[String],
+        source: &Source,
+        from: &str,
+    ) -> Result<u64> {
         let q = lakeorm_core::quote::quote_ident;
         let on = keys
             .iter()
@@ -610,7 +685,8 @@ impl DatabricksSqlDriver {
         // The table's name as the dialect qualifies it is in the source's SQL already; the
         // spec's parts, quoted, name it the same.
         let name = table.table.parts().map(q).collect::<Vec<_>>().join(".");
-        let sql = format!("SELECT COUNT(*) AS n FROM {name} AS target JOIN {from} AS source ON {on}");
+        let sql =
+            format!("SELECT COUNT(*) AS n FROM {name} AS target JOIN {from} AS source ON {on}");
         let sql = place_source(&sql, from, &source.relation)?;
         let result = self
             .exec_sql("counting existing keys", &sql, source.parameters.clone())

@@ -56,10 +56,7 @@ impl ApiError {
             status: status.as_u16(),
             error_code: code,
             message: if message.is_empty() {
-                status
-                    .canonical_reason()
-                    .unwrap_or("no message")
-                    .to_owned()
+                status.canonical_reason().unwrap_or("no message").to_owned()
             } else {
                 message
             },
@@ -188,7 +185,10 @@ pub(crate) fn statement(operation: &str, error: StatementError) -> Error {
     }
     // SQLSTATE class 42 (syntax error or access rule violation) and parse errors: the
     // statement itself is wrong.
-    let syntax = error.sql_state.as_deref().is_some_and(|s| s.starts_with("42"))
+    let syntax = error
+        .sql_state
+        .as_deref()
+        .is_some_and(|s| s.starts_with("42"))
         || lower.contains("parse_syntax_error");
     if syntax {
         return Error::sql_rejected(format!("{operation}: {message}"), error);
@@ -210,7 +210,11 @@ fn missing_table(message: &str) -> Option<String> {
 }
 
 /// A warehouse that is still starting: retryable, nothing ran.
-pub(crate) fn warehouse_starting(state: &str, statement_id: &str, waited: std::time::Duration) -> Error {
+pub(crate) fn warehouse_starting(
+    state: &str,
+    statement_id: &str,
+    waited: std::time::Duration,
+) -> Error {
     Error::ClusterNotReady(ClusterNotReady {
         state: state.to_owned(),
         request_id: Some(statement_id.to_owned()),
@@ -258,7 +262,13 @@ mod tests {
             Error::TableNotFound { table, .. } if table == "users"
         ));
         assert!(matches!(
-            statement("query", failed("[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'", Some("42601"))),
+            statement(
+                "query",
+                failed(
+                    "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'",
+                    Some("42601")
+                )
+            ),
             Error::Sql { .. }
         ));
         let transient = statement(

@@ -86,7 +86,11 @@ fn float_text(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else {
         v.to_string()
     }
@@ -94,10 +98,12 @@ fn float_text(v: f64) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The SQL type a column of `ty` travels as, if its values can be parameters.
@@ -154,15 +160,13 @@ pub(crate) fn inline_values(
             .enumerate()
             .filter(|(_, f)| Some(f.name().as_str()) != skip)
             .map(|(i, f)| {
-                inline_type(f.data_type())
-                    .map(|ty| (i, ty))
-                    .ok_or_else(|| {
-                        Error::unsupported(
-                            format!("sending column `{}` as a parameter", f.name()),
-                            crate::errors::ENGINE,
-                            "its type has no SQL parameter form; the write is staged instead",
-                        )
-                    })
+                inline_type(f.data_type()).map(|ty| (i, ty)).ok_or_else(|| {
+                    Error::unsupported(
+                        format!("sending column `{}` as a parameter", f.name()),
+                        crate::errors::ENGINE,
+                        "its type has no SQL parameter form; the write is staged instead",
+                    )
+                })
             })
             .collect::<Result<_>>()?;
         let formatters = columns
@@ -225,18 +229,30 @@ mod tests {
         );
         assert_eq!(params[0].value.as_deref(), Some("O'Brien"));
         assert_eq!(params[1].ty, "TIMESTAMP");
-        assert_eq!(params[1].value.as_deref(), Some("2024-01-02T03:04:05.000000Z"));
+        assert_eq!(
+            params[1].value.as_deref(),
+            Some("2024-01-02T03:04:05.000000Z")
+        );
         assert_eq!(params[2].value.as_deref(), Some("dead"));
         assert_eq!(params[3].value, None);
         let d = parameter(1, &Param::Decimal("-12.340".parse().unwrap())).unwrap();
-        assert_eq!((d.ty.as_str(), d.value.as_deref()), ("DECIMAL(5,3)", Some("-12.340")));
-        let day = parameter(1, &Param::Date(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap())).unwrap();
+        assert_eq!(
+            (d.ty.as_str(), d.value.as_deref()),
+            ("DECIMAL(5,3)", Some("-12.340"))
+        );
+        let day = parameter(
+            1,
+            &Param::Date(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()),
+        )
+        .unwrap();
         assert_eq!(day.value.as_deref(), Some("2024-02-29"));
     }
 
     #[test]
     fn parameters_can_follow_others() {
-        let statement = Statement::new("DELETE FROM t WHERE a = ? AND b = ?").bind(1).bind(2);
+        let statement = Statement::new("DELETE FROM t WHERE a = ? AND b = ?")
+            .bind(1)
+            .bind(2);
         let (sql, params) = bind_from(&statement, 10).unwrap();
         assert_eq!(sql, "DELETE FROM t WHERE a = :p10 AND b = :p11");
         assert_eq!(params[1].name, "p11");
@@ -268,7 +284,10 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(inline_cost(std::slice::from_ref(&batch), Some("_ingest_id")), Some(4));
+        assert_eq!(
+            inline_cost(std::slice::from_ref(&batch), Some("_ingest_id")),
+            Some(4)
+        );
         let (rows, params) = inline_values(&[batch], Some("_ingest_id"), 2).unwrap();
         assert_eq!(rows, vec!["(:p2, :p3)", "(:p4, :p5)"]);
         assert_eq!(params[1].value.as_deref(), Some("a"));

@@ -30,9 +30,17 @@ const LINK_MARGIN: Duration = Duration::from_secs(10);
 const LINK_RENEWALS: usize = 3;
 
 /// The result of a finished query as a stream of batches.
-pub(crate) async fn query_result(warehouse: &Arc<Warehouse>, finished: Finished) -> Result<QueryResult> {
+pub(crate) async fn query_result(
+    warehouse: &Arc<Warehouse>,
+    finished: Finished,
+) -> Result<QueryResult> {
     let manifest = finished.manifest.clone().ok_or_else(|| {
-        Error::engine(ENGINE, "query", false, "the warehouse sent a result without a manifest")
+        Error::engine(
+            ENGINE,
+            "query",
+            false,
+            "the warehouse sent a result without a manifest",
+        )
     })?;
     if let Some(format) = manifest.format
         && format != Format::ArrowStream
@@ -46,7 +54,10 @@ pub(crate) async fn query_result(warehouse: &Arc<Warehouse>, finished: Finished)
     }
     if manifest.truncated {
         // A row or byte limit cut the result; lakeorm sets neither, so a server did.
-        tracing::warn!(statement = finished.id(), "the warehouse truncated the result");
+        tracing::warn!(
+            statement = finished.id(),
+            "the warehouse truncated the result"
+        );
     }
     let chunks = manifest.total_chunk_count.unwrap_or(0);
     let declared = manifest_schema(&manifest);
@@ -65,10 +76,7 @@ pub(crate) async fn query_result(warehouse: &Arc<Warehouse>, finished: Finished)
         .and_then(|r| r.external_links.as_ref())
         .and_then(|links| links.iter().find(|l| l.chunk_index == 0).cloned());
     let first = fetch_chunk(warehouse, finished.id(), 0, first_link).await?;
-    let schema = first
-        .first()
-        .map(RecordBatch::schema)
-        .unwrap_or(declared);
+    let schema = first.first().map(RecordBatch::schema).unwrap_or(declared);
     let warehouse = Arc::clone(warehouse);
     let id = finished.id().to_owned();
     // The statement stays open (and is closed when the stream is dropped) while chunks remain.
@@ -112,7 +120,11 @@ async fn fetch_chunk(
         match download(warehouse, &current).await {
             Ok(Some(bytes)) => return decode(&bytes, index),
             Ok(None) => {
-                tracing::debug!(statement = id, chunk = index, "a result link expired; renewing it");
+                tracing::debug!(
+                    statement = id,
+                    chunk = index,
+                    "a result link expired; renewing it"
+                );
                 refused = Some(current.to_string());
             }
             Err(e) => return Err(e),
@@ -192,7 +204,8 @@ async fn download(warehouse: &Warehouse, link: &ExternalLink) -> Result<Option<B
 }
 
 fn decode(bytes: &[u8], index: u64) -> Result<Vec<RecordBatch>> {
-    let reader = StreamReader::try_new(Cursor::new(bytes), None).map_err(|e| chunk_error(index, e))?;
+    let reader =
+        StreamReader::try_new(Cursor::new(bytes), None).map_err(|e| chunk_error(index, e))?;
     reader
         .map(|batch| batch.map_err(|e| chunk_error(index, e)))
         .collect()
@@ -218,7 +231,10 @@ pub(crate) fn manifest_schema(manifest: &Manifest) -> SchemaRef {
         .map(|c| {
             Field::new(
                 &c.name,
-                arrow_type(c.type_name.as_deref().unwrap_or("STRING"), c.type_text.as_deref()),
+                arrow_type(
+                    c.type_name.as_deref().unwrap_or("STRING"),
+                    c.type_text.as_deref(),
+                ),
                 true,
             )
         })
@@ -286,7 +302,10 @@ mod tests {
 
     #[test]
     fn manifest_types() {
-        assert_eq!(arrow_type("DECIMAL", Some("DECIMAL(10,2)")), DataType::Decimal128(10, 2));
+        assert_eq!(
+            arrow_type("DECIMAL", Some("DECIMAL(10,2)")),
+            DataType::Decimal128(10, 2)
+        );
         assert_eq!(arrow_type("LONG", None), DataType::Int64);
         assert_eq!(arrow_type("INTERVAL", None), DataType::Utf8);
     }
@@ -299,8 +318,12 @@ mod tests {
             expiration,
             http_headers: None,
         };
-        assert!(expiring(&link(Some((Utc::now() + chrono::Duration::seconds(2)).to_rfc3339()))));
-        assert!(!expiring(&link(Some((Utc::now() + chrono::Duration::minutes(10)).to_rfc3339()))));
+        assert!(expiring(&link(Some(
+            (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339()
+        ))));
+        assert!(!expiring(&link(Some(
+            (Utc::now() + chrono::Duration::minutes(10)).to_rfc3339()
+        ))));
         assert!(!expiring(&link(None)));
         assert!(!link(None).to_string().contains("secret"));
     }
@@ -318,8 +341,11 @@ mod tests {
             .unwrap();
         let c = server.config().clone();
         let warehouse = Arc::new(Warehouse {
-            workspace: Workspace::new(&server.host(), Credentials::oauth_m2m(c.client_id, c.client_secret))
-                .unwrap(),
+            workspace: Workspace::new(
+                &server.host(),
+                Credentials::oauth_m2m(c.client_id, c.client_secret),
+            )
+            .unwrap(),
             warehouse_id: server.warehouse_id().to_owned(),
             catalog: Some(c.catalog),
             schema: Some(c.schema),
@@ -335,11 +361,20 @@ mod tests {
             )
             .await
             .unwrap();
-        assert!(finished.result.as_ref().and_then(|r| r.external_links.as_ref()).is_some());
+        assert!(
+            finished
+                .result
+                .as_ref()
+                .and_then(|r| r.external_links.as_ref())
+                .is_some()
+        );
         server.faults().expire_links();
         let result = query_result(&warehouse, finished).await.unwrap();
         let batches: Vec<RecordBatch> = result.batches.try_collect().await.unwrap();
-        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 100);
+        assert_eq!(
+            batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            100
+        );
         let counters = server.counters();
         assert_eq!(counters.links_expired, 1, "{counters:?}");
         assert_eq!(counters.link_fetches, 10, "{counters:?}");

@@ -10,8 +10,7 @@ use reqwest::Method;
 use tokio::time::Instant;
 
 use crate::api::{
-    Disposition, ExecuteRequest, Format, Manifest, Parameter, ResultData, State,
-    StatementResponse,
+    Disposition, ExecuteRequest, Format, Manifest, Parameter, ResultData, State, StatementResponse,
 };
 use crate::errors::{self, ENGINE, StatementError};
 use crate::workspace::Workspace;
@@ -89,8 +88,14 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let (path, method) = match self.on_drop {
             OnDrop::Nothing => return,
-            OnDrop::Cancel => (format!("api/2.0/sql/statements/{}/cancel", self.id), Method::POST),
-            OnDrop::Close => (format!("api/2.0/sql/statements/{}", self.id), Method::DELETE),
+            OnDrop::Cancel => (
+                format!("api/2.0/sql/statements/{}/cancel", self.id),
+                Method::POST,
+            ),
+            OnDrop::Close => (
+                format!("api/2.0/sql/statements/{}", self.id),
+                Method::DELETE,
+            ),
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -107,7 +112,11 @@ impl Drop for Guard {
             } else {
                 "closing a statement"
             };
-            if let Err(error) = warehouse.workspace.send(operation, method, url, |r| r).await {
+            if let Err(error) = warehouse
+                .workspace
+                .send(operation, method, url, |r| r)
+                .await
+            {
                 tracing::debug!(statement = %id, %error, "{operation} failed");
             } else if cancel {
                 tracing::debug!(statement = %id, "cancelled a statement its caller dropped");
@@ -232,7 +241,9 @@ impl Warehouse {
     }
 
     async fn status(&self, operation: &str, id: &str) -> Result<StatementResponse> {
-        let url = self.workspace.url(&format!("api/2.0/sql/statements/{id}"))?;
+        let url = self
+            .workspace
+            .url(&format!("api/2.0/sql/statements/{id}"))?;
         self.workspace
             .send(operation, Method::GET, url, |r| r)
             .await?
@@ -243,7 +254,11 @@ impl Warehouse {
 
     /// Cancels the statement and waits for its final state: `None` once it is cancelled, or
     /// what it finished with if it completed before the cancel reached it.
-    async fn cancel_and_settle(&self, operation: &str, mut guard: Guard) -> Result<Option<Finished>> {
+    async fn cancel_and_settle(
+        &self,
+        operation: &str,
+        mut guard: Guard,
+    ) -> Result<Option<Finished>> {
         let url = self
             .workspace
             .url(&format!("api/2.0/sql/statements/{}/cancel", guard.id))?;
@@ -282,9 +297,9 @@ impl Warehouse {
     /// Chunk `index` of a finished statement's result (fresh links for external results).
     pub(crate) async fn chunk(&self, id: &str, index: u64) -> Result<ResultData> {
         let operation = "fetching a result chunk";
-        let url = self
-            .workspace
-            .url(&format!("api/2.0/sql/statements/{id}/result/chunks/{index}"))?;
+        let url = self.workspace.url(&format!(
+            "api/2.0/sql/statements/{id}/result/chunks/{index}"
+        ))?;
         self.workspace
             .send(operation, Method::GET, url, |r| r)
             .await?

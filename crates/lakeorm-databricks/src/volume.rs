@@ -18,8 +18,8 @@ use lakeorm_core::{Backend, Error, Location, Result, StagingPrefix};
 use object_store::path::Path;
 use object_store::{
     Attributes, CopyMode, CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload,
-    ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult, UploadPart,
+    ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -188,11 +188,17 @@ impl VolumeStore {
 
     async fn upload(&self, path: &Path, data: Bytes, overwrite: bool) -> object_store::Result<()> {
         let url = self.url("files", path)?;
-        self.send("uploading a file to a volume", Method::PUT, url, path, |r| {
-            r.query(&[("overwrite", if overwrite { "true" } else { "false" })])
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .body(data.clone())
-        })
+        self.send(
+            "uploading a file to a volume",
+            Method::PUT,
+            url,
+            path,
+            |r| {
+                r.query(&[("overwrite", if overwrite { "true" } else { "false" })])
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(data.clone())
+            },
+        )
         .await?;
         Ok(())
     }
@@ -213,10 +219,16 @@ impl VolumeStore {
     ) -> object_store::Result<Option<DirectoryListing>> {
         let url = self.url("directories", dir)?;
         let response = self
-            .send("listing a volume directory", Method::GET, url, dir, |r| match token {
-                Some(t) => r.query(&[("page_token", t)]),
-                None => r,
-            })
+            .send(
+                "listing a volume directory",
+                Method::GET,
+                url,
+                dir,
+                |r| match token {
+                    Some(t) => r.query(&[("page_token", t)]),
+                    None => r,
+                },
+            )
             .await;
         let response = match response {
             Ok(response) => response,
@@ -269,7 +281,13 @@ impl VolumeStore {
     pub(crate) async fn remove_dir(&self, dir: &Path) -> object_store::Result<()> {
         let url = self.url("directories", dir)?;
         match self
-            .send("removing a volume directory", Method::DELETE, url, dir, |r| r)
+            .send(
+                "removing a volume directory",
+                Method::DELETE,
+                url,
+                dir,
+                |r| r,
+            )
             .await
         {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -335,7 +353,8 @@ impl ObjectStore for VolumeStore {
                 });
             }
         };
-        self.upload(location, Bytes::from(payload), overwrite).await?;
+        self.upload(location, Bytes::from(payload), overwrite)
+            .await?;
         Ok(PutResult {
             e_tag: None,
             version: None,
@@ -355,7 +374,11 @@ impl ObjectStore for VolumeStore {
         }))
     }
 
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
         let meta = self.metadata(location).await?;
         if options.head {
             return Ok(GetResult {
@@ -375,12 +398,16 @@ impl ObjectStore for VolumeStore {
         let header = (options.range.is_some() && range.end > range.start)
             .then(|| format!("bytes={}-{}", range.start, range.end - 1));
         let response = self
-            .send("downloading a file from a volume", Method::GET, url, location, |r| {
-                match &header {
+            .send(
+                "downloading a file from a volume",
+                Method::GET,
+                url,
+                location,
+                |r| match &header {
                     Some(h) => r.header(reqwest::header::RANGE, h),
                     None => r,
-                }
-            })
+                },
+            )
             .await?;
         let partial = response.status() == StatusCode::PARTIAL_CONTENT;
         let mut body = response.bytes_stream().map_err(generic).boxed();
@@ -400,7 +427,11 @@ impl ObjectStore for VolumeStore {
         })
     }
 
-    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> object_store::Result<Vec<Bytes>> {
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
         let mut out = Vec::with_capacity(ranges.len());
         for range in ranges {
             out.push(self.get_range(location, range.clone()).await?);
@@ -420,7 +451,13 @@ impl ObjectStore for VolumeStore {
                     let location = location?;
                     let url = store.url("files", &location)?;
                     store
-                        .send("deleting a file from a volume", Method::DELETE, url, &location, |r| r)
+                        .send(
+                            "deleting a file from a volume",
+                            Method::DELETE,
+                            url,
+                            &location,
+                            |r| r,
+                        )
                         .await?;
                     Ok(location)
                 }
@@ -457,7 +494,12 @@ impl ObjectStore for VolumeStore {
         })
     }
 
-    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
         let data = self.get(from).await?.bytes().await?;
         self.upload(to, data, matches!(options.mode, CopyMode::Overwrite))
             .await
@@ -623,8 +665,18 @@ mod tests {
         let listing: DirectoryListing =
             serde_json::from_str(lakeorm_databricks_server::fixture("directory_listing")).unwrap();
         assert!(listing.contents.iter().any(|e| e.is_directory));
-        assert!(listing.contents.iter().any(|e| !e.is_directory && e.file_size.is_some()));
-        assert!(listing.contents.iter().all(|e| e.path.starts_with("/Volumes/")));
+        assert!(
+            listing
+                .contents
+                .iter()
+                .any(|e| !e.is_directory && e.file_size.is_some())
+        );
+        assert!(
+            listing
+                .contents
+                .iter()
+                .all(|e| e.path.starts_with("/Volumes/"))
+        );
     }
 
     #[test]
@@ -644,13 +696,18 @@ mod tests {
         use lakeorm_databricks_server::{DatabricksServer, ServerConfig};
 
         let dir = tempfile::tempdir().unwrap();
-        let server = DatabricksServer::start(ServerConfig::new(dir.path())).await.unwrap();
+        let server = DatabricksServer::start(ServerConfig::new(dir.path()))
+            .await
+            .unwrap();
         let c = server.config().clone();
-        let workspace =
-            Workspace::new(&server.host(), Credentials::oauth_m2m(c.client_id, c.client_secret))
-                .unwrap();
+        let workspace = Workspace::new(
+            &server.host(),
+            Credentials::oauth_m2m(c.client_id, c.client_secret),
+        )
+        .unwrap();
         let backend =
-            VolumeBackend::new(workspace, Volume::new("main", "default", "lakeorm"), "lake").unwrap();
+            VolumeBackend::new(workspace, Volume::new("main", "default", "lakeorm"), "lake")
+                .unwrap();
         let store = backend.object_store();
         let id = lakeorm_core::IngestId::new();
         let prefix = backend.staging_location(&id);
@@ -659,9 +716,22 @@ mod tests {
             .clone()
             .join("a b%")
             .join("part-0.parquet");
-        store.put(&file, PutPayload::from_static(b"0123456789")).await.unwrap();
+        store
+            .put(&file, PutPayload::from_static(b"0123456789"))
+            .await
+            .unwrap();
         assert_eq!(store.head(&file).await.unwrap().size, 10);
-        assert_eq!(store.get(&file).await.unwrap().bytes().await.unwrap().as_ref(), b"0123456789");
+        assert_eq!(
+            store
+                .get(&file)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .as_ref(),
+            b"0123456789"
+        );
         assert_eq!(store.get_range(&file, 2..5).await.unwrap().as_ref(), b"234");
         let create = PutOptions {
             mode: PutMode::Create,
@@ -671,11 +741,20 @@ mod tests {
             .put_opts(&file, PutPayload::from_static(b"x"), create)
             .await
             .unwrap_err();
-        assert!(matches!(exists, object_store::Error::AlreadyExists { .. }), "{exists:?}");
+        assert!(
+            matches!(exists, object_store::Error::AlreadyExists { .. }),
+            "{exists:?}"
+        );
         let other = backend.store_path(&prefix.join("b.parquet"));
         let mut upload = store.put_multipart(&other).await.unwrap();
-        upload.put_part(PutPayload::from_static(b"ab")).await.unwrap();
-        upload.put_part(PutPayload::from_static(b"cd")).await.unwrap();
+        upload
+            .put_part(PutPayload::from_static(b"ab"))
+            .await
+            .unwrap();
+        upload
+            .put_part(PutPayload::from_static(b"cd"))
+            .await
+            .unwrap();
         upload.complete().await.unwrap();
         let mut listed: Vec<String> = store
             .list(Some(&backend.store_path(&prefix)))
@@ -692,10 +771,19 @@ mod tests {
         assert_eq!(backend.delete_prefix(&prefix).await.unwrap(), 2);
         assert!(backend.list_staging().await.unwrap().is_empty());
         let missing = store.get(&file).await.unwrap_err();
-        assert!(matches!(missing, object_store::Error::NotFound { .. }), "{missing:?}");
+        assert!(
+            matches!(missing, object_store::Error::NotFound { .. }),
+            "{missing:?}"
+        );
         // Another volume is not this workspace's.
         let elsewhere = Path::from("Volumes/main/default/other/x");
-        let refused = store.put(&elsewhere, PutPayload::from_static(b"x")).await.unwrap_err();
-        assert!(matches!(refused, object_store::Error::NotFound { .. }), "{refused:?}");
+        let refused = store
+            .put(&elsewhere, PutPayload::from_static(b"x"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, object_store::Error::NotFound { .. }),
+            "{refused:?}"
+        );
     }
 }

@@ -41,7 +41,9 @@ impl fmt::Debug for Workspace {
 pub fn workspace_url(host: &str) -> Result<Url> {
     let host = host.trim().trim_end_matches('/');
     if host.is_empty() {
-        return Err(Error::Config("the Databricks workspace host is empty".into()));
+        return Err(Error::Config(
+            "the Databricks workspace host is empty".into(),
+        ));
     }
     let text = if host.contains("://") {
         host.to_owned()
@@ -96,7 +98,9 @@ impl Workspace {
         let host = std::env::var("DATABRICKS_HOST")
             .ok()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| Error::Config("environment variable DATABRICKS_HOST is not set".into()))?;
+            .ok_or_else(|| {
+                Error::Config("environment variable DATABRICKS_HOST is not set".into())
+            })?;
         Self::new(&host, Credentials::from_env()?)
     }
 
@@ -137,8 +141,8 @@ impl Workspace {
         let mut throttled = 0;
         loop {
             let token = self.tokens.token().await?;
-            let request = build(self.http.request(method.clone(), url.clone()))
-                .bearer_auth(token.expose());
+            let request =
+                build(self.http.request(method.clone(), url.clone())).bearer_auth(token.expose());
             let response = request
                 .send()
                 .await
@@ -188,11 +192,15 @@ mod tests {
     #[test]
     fn workspace_urls() {
         assert_eq!(
-            workspace_url("adb-1.2.azuredatabricks.net").unwrap().as_str(),
+            workspace_url("adb-1.2.azuredatabricks.net")
+                .unwrap()
+                .as_str(),
             "https://adb-1.2.azuredatabricks.net/"
         );
         assert_eq!(
-            workspace_url("https://dbc-1.cloud.databricks.com/?o=1#x").unwrap().as_str(),
+            workspace_url("https://dbc-1.cloud.databricks.com/?o=1#x")
+                .unwrap()
+                .as_str(),
             "https://dbc-1.cloud.databricks.com/"
         );
         assert_eq!(
