@@ -3,7 +3,10 @@
 //! Needs, in the environment:
 //!
 //! - `DATABRICKS_HOST`: the workspace host, e.g. `adb-1234567890123456.7.azuredatabricks.net`;
-//! - `DATABRICKS_TOKEN`: a personal access token (sent as a bearer token, over TLS only);
+//! - credentials: `DATABRICKS_CLIENT_ID` and `DATABRICKS_CLIENT_SECRET` (a service principal,
+//!   OAuth machine-to-machine: tokens are requested, cached and refreshed before they expire,
+//!   and sessions opened after a refresh carry the new one), or `DATABRICKS_TOKEN` (a personal
+//!   access token); sent as a bearer token, over TLS only;
 //! - `DATABRICKS_CLUSTER_ID`: the cluster to run on (sent as `x-databricks-cluster-id`);
 //! - `LAKEORM_PATH`: where the tables live, as the cluster reads it (e.g. `s3://bucket/lake`);
 //! - optionally `DATABRICKS_CATALOG` and `DATABRICKS_SCHEMA` to qualify table names.
@@ -31,15 +34,15 @@ struct Greeting {
 
 #[tokio::main]
 async fn main() -> lakeorm::Result<()> {
-    let missing: Vec<&str> = [
-        "DATABRICKS_HOST",
-        "DATABRICKS_TOKEN",
-        "DATABRICKS_CLUSTER_ID",
-        "LAKEORM_PATH",
-    ]
-    .into_iter()
-    .filter(|v| std::env::var_os(v).is_none())
-    .collect();
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    let mut missing: Vec<&str> = ["DATABRICKS_HOST", "DATABRICKS_CLUSTER_ID", "LAKEORM_PATH"]
+        .into_iter()
+        .filter(|v| !set(v))
+        .collect();
+    if !set("DATABRICKS_TOKEN") && !(set("DATABRICKS_CLIENT_ID") && set("DATABRICKS_CLIENT_SECRET"))
+    {
+        missing.push("DATABRICKS_TOKEN (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET)");
+    }
     if !missing.is_empty() {
         println!(
             "This example runs against a Databricks cluster. Set {} (see the top of \

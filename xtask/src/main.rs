@@ -204,10 +204,11 @@ fn has_nextest() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// The features that `ci` turns on across the workspace: Spark Connect everywhere it is optional
-/// (the driver, the e2e suite, the CLI's `--engine spark` and the Spark examples). The default
-/// builds leave it off, since its client needs `protoc`; `.ci/run` proves that they do.
-const ALL_FEATURES: &str = "lakeorm/spark,lakeorm-cli/spark,lakeorm-examples/spark";
+/// The features that `ci` turns on across the workspace: Spark Connect and Databricks everywhere
+/// they are optional (the drivers, the e2e suite, the CLI's `--engine spark`, the Spark and
+/// Databricks examples). The default builds leave them off (Spark's client needs `protoc`);
+/// `.ci/run` proves that they do.
+const ALL_FEATURES: &str = "lakeorm/spark,lakeorm/databricks,lakeorm-cli/spark,lakeorm-examples/spark,lakeorm-examples/databricks";
 
 fn ci(root: &Path, tests_only: bool) -> Result<()> {
     if !tests_only {

@@ -29,10 +29,13 @@
 //! [`Dialect`] (Delta or Iceberg semantics) and a [`Backend`] (where the bytes live).
 
 mod client;
+#[cfg(feature = "databricks")]
+mod databricks_sql;
 mod dataframe;
 // The README's code blocks are doc tests: a README example that stops compiling or running is a
-// failing test. Its Spark Connect block needs the `spark` feature, which `cargo xtask ci` enables.
-#[cfg(all(doctest, feature = "spark"))]
+// failing test. Its Spark Connect and Databricks blocks need the `spark` and `databricks` features,
+// which `cargo xtask ci` enables.
+#[cfg(all(doctest, feature = "spark", feature = "databricks"))]
 #[doc = include_str!("../../../README.md")]
 mod readme {}
 mod idempotency;
@@ -54,6 +57,10 @@ mod write;
 
 pub use arrow;
 pub use client::{Client, open};
+#[cfg(feature = "databricks")]
+pub use databricks_sql::{
+    DEFAULT_VOLUME, DatabricksSqlBuilder, databricks_sql, databricks_sql_from_env,
+};
 pub use dataframe::DataFrame;
 pub use idempotency::IDEMPOTENCY_TABLE;
 pub use lakeorm_backends::{CleanupReport, Compression, MIN_STAGING_AGE, PartWriterOptions};
@@ -113,6 +120,12 @@ pub use lakeorm_delta as delta;
 /// The Spark Connect driver.
 #[cfg(feature = "spark")]
 pub use lakeorm_spark as spark;
+
+/// Databricks: workspace credentials (personal tokens, OAuth machine-to-machine) shared by
+/// Databricks Connect (feature `spark`) and, with feature `databricks`, the SQL-warehouse
+/// driver and volumes as a Backend.
+#[cfg(any(feature = "spark", feature = "databricks"))]
+pub use lakeorm_databricks as databricks;
 
 /// The Apache Iceberg dialect.
 #[cfg(feature = "iceberg")]

@@ -7,6 +7,7 @@
 //! the server scenarios are skipped with a note, unless `LAKEORM_TEST_E2E_REQUIRED` is set, in
 //! which case a missing server fails the test.
 
+mod databricks_connect;
 mod engines;
 mod exactly_once;
 // The fault-injecting driver of the integration tests, here around a Spark Connect driver.
