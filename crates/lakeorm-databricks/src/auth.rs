@@ -160,8 +160,21 @@ struct TokenResponse {
 }
 
 impl TokenSource {
-    /// Tokens for the workspace at `host` (its URL) from `credentials`.
+    /// Tokens for the workspace at `host` (its URL) from `credentials`, replaced
+    /// [`DEFAULT_REFRESH_MARGIN`] before they expire.
     pub fn new(host: &Url, credentials: Credentials, http: reqwest::Client) -> Result<Arc<Self>> {
+        Self::with_refresh_margin(host, credentials, http, DEFAULT_REFRESH_MARGIN)
+    }
+
+    /// The same source with another refresh margin. A token whose whole lifetime is shorter
+    /// than twice the margin is replaced at half its lifetime instead, so that short-lived
+    /// tokens are not requested on every call.
+    pub fn with_refresh_margin(
+        host: &Url,
+        credentials: Credentials,
+        http: reqwest::Client,
+        margin: Duration,
+    ) -> Result<Arc<Self>> {
         let endpoint = host
             .join("oidc/v1/token")
             .map_err(|e| Error::Config(format!("workspace URL {host}: {e}")))?;
@@ -169,26 +182,10 @@ impl TokenSource {
             endpoint,
             credentials,
             http,
-            margin: DEFAULT_REFRESH_MARGIN,
+            margin,
             cached: Mutex::new(None),
             requests: AtomicU64::new(0),
         }))
-    }
-
-    /// The same source with another refresh margin (default [`DEFAULT_REFRESH_MARGIN`]). A
-    /// token whose whole lifetime is shorter than twice the margin is replaced at half its
-    /// lifetime instead, so that short-lived tokens are not requested on every call.
-    pub fn with_refresh_margin(
-        host: &Url,
-        credentials: Credentials,
-        http: reqwest::Client,
-        margin: Duration,
-    ) -> Result<Arc<Self>> {
-        let mut source = Self::new(host, credentials, http)?;
-        Arc::get_mut(&mut source)
-            .expect("a source just made has one owner")
-            .margin = margin;
-        Ok(source)
     }
 
     /// How many tokens were requested from the workspace so far.

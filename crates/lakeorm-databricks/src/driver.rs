@@ -355,10 +355,7 @@ async fn batch_source(
         return Err(e);
     }
     Ok(Source {
-        relation: format!(
-            "(SELECT * FROM {})",
-            read_files(&engine_prefix(ctx.backend, &prefix)?)
-        ),
+        relation: read_files(&engine_prefix(ctx.backend, &prefix)?),
         parameters: Vec::new(),
         staged: Some(prefix),
     })
@@ -451,19 +448,21 @@ impl Driver for DatabricksSqlDriver {
             ),
             _ => (None, String::new()),
         };
-        let outcome = self
+        let outcome = match self
             .run_statements(&plan, statements, source.as_ref(), &from)
-            .await;
+            .await
+        {
+            Ok(metrics) => Ok(metrics),
+            // Explained while the staged rows are still there to count.
+            Err(error) => Err(self.explain(&plan, error, source.as_ref(), &from).await),
+        };
         if let Some(prefix) = source.as_ref().and_then(|s| s.staged.as_ref()) {
             // The write's staging goes whatever happened; the janitor catches a failure here.
             if let Err(error) = ctx.backend.delete_prefix(prefix).await {
                 tracing::warn!(%prefix, %error, "could not remove a write's staging");
             }
         }
-        let mut metrics = match outcome {
-            Ok(metrics) => metrics,
-            Err(error) => return Err(self.explain(&plan, error, source.as_ref(), &from).await),
-        };
+        let mut metrics = outcome?;
         if let ExecutionPlan::Append { source, .. } = &plan
             && metrics.rows_inserted == 0
         {

@@ -181,6 +181,16 @@ async fn large_writes_are_staged_in_the_volume_and_removed() {
         .await,
         5_000
     );
+    // An insert-only write of as many rows meeting existing keys: nothing written, the clashes
+    // counted from the staged rows before the staging goes.
+    let clash: Vec<Account> = (4_999..5_400).map(Account::new).collect();
+    let error = db
+        .insert(&clash)
+        .on_conflict(ConflictStrategy::Error)
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, Error::DuplicateKey { rows: 2, .. }), "{error:?}");
+    assert_eq!(count(db, "SELECT COUNT(*) AS n FROM accounts").await, 5_000);
     // Forced through the Client's staging too (the Backend's own staged path).
     db.insert(&(6_000..6_010).map(Account::new).collect::<Vec<_>>())
         .staged()
