@@ -189,7 +189,10 @@ async fn large_writes_are_staged_in_the_volume_and_removed() {
         .on_conflict(ConflictStrategy::Error)
         .await
         .unwrap_err();
-    assert!(matches!(&error, Error::DuplicateKey { rows: 2, .. }), "{error:?}");
+    assert!(
+        matches!(&error, Error::DuplicateKey { rows: 2, .. }),
+        "{error:?}"
+    );
     assert_eq!(count(db, "SELECT COUNT(*) AS n FROM accounts").await, 5_000);
     // Forced through the Client's staging too (the Backend's own staged path).
     db.insert(&(6_000..6_010).map(Account::new).collect::<Vec<_>>())
