@@ -39,8 +39,9 @@ async fn main() -> lakeorm::Result<()> {
         .into_iter()
         .filter(|v| !set(v))
         .collect();
-    if !set("DATABRICKS_TOKEN") && !(set("DATABRICKS_CLIENT_ID") && set("DATABRICKS_CLIENT_SECRET"))
-    {
+    let credentials =
+        set("DATABRICKS_TOKEN") || (set("DATABRICKS_CLIENT_ID") && set("DATABRICKS_CLIENT_SECRET"));
+    if !credentials {
         missing.push("DATABRICKS_TOKEN (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET)");
     }
     if !missing.is_empty() {

@@ -282,7 +282,8 @@ fn normalize(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Sql
 enum ChunkWriter {
     Arrow(arrow::ipc::writer::StreamWriter<BufWriter<File>>),
     Json { out: BufWriter<File>, rows: u64 },
-    Csv(arrow::csv::Writer<BufWriter<File>>),
+    // Boxed: the CSV writer is several times the size of the others.
+    Csv(Box<arrow::csv::Writer<BufWriter<File>>>),
 }
 
 fn io(e: impl std::fmt::Display) -> SqlError {
@@ -301,11 +302,11 @@ impl ChunkWriter {
                 out.write_all(b"[").map_err(io)?;
                 ChunkWriter::Json { out, rows: 0 }
             }
-            Format::Csv => ChunkWriter::Csv(
+            Format::Csv => ChunkWriter::Csv(Box::new(
                 arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .build(out),
-            ),
+            )),
         })
     }
 
