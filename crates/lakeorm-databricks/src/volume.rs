@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use lakeorm_backends::ObjectStoreBackend;
 use lakeorm_core::{Backend, Error, Location, Result, StagingPrefix};
 use object_store::path::Path;
 use object_store::{
@@ -552,7 +553,8 @@ impl MultipartUpload for BufferedUpload {
 #[derive(Debug, Clone)]
 pub struct VolumeBackend {
     volume: Volume,
-    root: Location,
+    /// Listing and deleting staged files as on any object store.
+    files: ObjectStoreBackend,
     store: Arc<VolumeStore>,
 }
 
@@ -565,10 +567,16 @@ impl VolumeBackend {
             root.push('/');
             root.push_str(prefix);
         }
+        let store = Arc::new(VolumeStore::new(workspace));
+        let files = ObjectStoreBackend::from_store(
+            "databricks-volume",
+            Location::parse(&root)?,
+            Arc::clone(&store) as Arc<dyn ObjectStore>,
+        );
         Ok(VolumeBackend {
             volume,
-            root: Location::parse(&root)?,
-            store: Arc::new(VolumeStore::new(workspace)),
+            files,
+            store,
         })
     }
 
@@ -588,51 +596,25 @@ pub(crate) fn volume_path(location: &Location) -> Option<String> {
 #[async_trait]
 impl Backend for VolumeBackend {
     fn name(&self) -> &str {
-        "databricks-volume"
+        self.files.name()
     }
 
     fn root(&self) -> &Location {
-        &self.root
+        self.files.root()
     }
 
     fn object_store(&self) -> Arc<dyn ObjectStore> {
-        Arc::clone(&self.store) as Arc<dyn ObjectStore>
+        self.files.object_store()
     }
 
     async fn list_staging(&self) -> Result<Vec<StagingPrefix>> {
-        let staging = self.root.join(lakeorm_core::backend::STAGING_DIR);
-        let listing = self
-            .store
-            .list_with_delimiter(Some(&self.store_path(&staging)))
-            .await
-            .map_err(|e| Error::storage(&staging, e))?;
-        let mut prefixes: Vec<StagingPrefix> = listing
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.filename())
-            .map(|name| StagingPrefix {
-                location: staging.join(name),
-                ingest_id: name.parse().ok(),
-            })
-            .collect();
-        prefixes.sort_by(|a, b| a.location.cmp(&b.location));
-        Ok(prefixes)
+        self.files.list_staging().await
     }
 
     async fn delete_prefix(&self, prefix: &Location) -> Result<u64> {
-        let path = self.store_path(prefix);
-        let files = self
-            .store
-            .list(Some(&path))
-            .map_ok(|meta| meta.location)
-            .boxed();
-        let deleted = self
-            .store
-            .delete_stream(files)
-            .try_fold(0u64, |n, _| async move { Ok(n + 1) })
-            .await
-            .map_err(|e| Error::storage(prefix, e))?;
+        let deleted = self.files.delete_prefix(prefix).await?;
         // Volumes keep directories: remove them too, so the prefix is gone.
+        let path = self.store_path(prefix);
         let dirs = self
             .store
             .directories_under(&path)
