@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use lakeorm::{Error, Lake, Query, Row};
+use lakeorm::{Lake, Query, Row};
 
 #[derive(Lake, Debug, Clone, PartialEq)]
 struct Reading {
@@ -42,16 +42,8 @@ struct PerSensor {
 
 #[tokio::main]
 async fn main() -> lakeorm::Result<()> {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
-    let mut missing: Vec<&str> = ["DATABRICKS_HOST", "DATABRICKS_WAREHOUSE_ID"]
-        .into_iter()
-        .filter(|v| !set(v))
-        .collect();
-    let credentials =
-        set("DATABRICKS_TOKEN") || (set("DATABRICKS_CLIENT_ID") && set("DATABRICKS_CLIENT_SECRET"));
-    if !credentials {
-        missing.push("DATABRICKS_TOKEN (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET)");
-    }
+    let missing =
+        lakeorm_examples::missing_databricks_vars(&["DATABRICKS_HOST", "DATABRICKS_WAREHOUSE_ID"]);
     if !missing.is_empty() {
         println!(
             "This example runs against a Databricks SQL warehouse. Set {} (see the top of \
@@ -63,18 +55,7 @@ async fn main() -> lakeorm::Result<()> {
     let db = lakeorm::databricks_sql_from_env()?;
 
     // A stopped warehouse starts on the first statement; that can take minutes.
-    let mut attempt = 0;
-    loop {
-        match db.ping().await {
-            Ok(()) => break,
-            Err(Error::ClusterNotReady(not_ready)) if attempt < 30 => {
-                attempt += 1;
-                println!("warehouse {} — waiting", not_ready.state);
-                tokio::time::sleep(Duration::from_secs(10)).await;
-            }
-            Err(error) => return Err(error),
-        }
-    }
+    lakeorm_examples::wait_until_ready(&db, "warehouse", Duration::from_secs(10)).await?;
 
     db.migrate::<Reading>().await?;
     let at = chrono::Utc::now();

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use lakeorm::delta::DeltaDialect;
 use lakeorm::spark::SparkDriver;
-use lakeorm::{Error, Lake, Query};
+use lakeorm::{Lake, Query};
 
 #[derive(Lake, Debug, Clone)]
 struct Greeting {
@@ -34,16 +34,11 @@ struct Greeting {
 
 #[tokio::main]
 async fn main() -> lakeorm::Result<()> {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
-    let mut missing: Vec<&str> = ["DATABRICKS_HOST", "DATABRICKS_CLUSTER_ID", "LAKEORM_PATH"]
-        .into_iter()
-        .filter(|v| !set(v))
-        .collect();
-    let credentials =
-        set("DATABRICKS_TOKEN") || (set("DATABRICKS_CLIENT_ID") && set("DATABRICKS_CLIENT_SECRET"));
-    if !credentials {
-        missing.push("DATABRICKS_TOKEN (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET)");
-    }
+    let missing = lakeorm_examples::missing_databricks_vars(&[
+        "DATABRICKS_HOST",
+        "DATABRICKS_CLUSTER_ID",
+        "LAKEORM_PATH",
+    ]);
     if !missing.is_empty() {
         println!(
             "This example runs against a Databricks cluster. Set {} (see the top of \
@@ -67,18 +62,7 @@ async fn main() -> lakeorm::Result<()> {
         lakeorm::Client::with_options(driver, Arc::new(dialect), backend, Default::default());
 
     // A cluster may take minutes to start: wait while it says so.
-    let mut attempt = 0;
-    loop {
-        match client.ping().await {
-            Ok(()) => break,
-            Err(Error::ClusterNotReady(not_ready)) if attempt < 30 => {
-                attempt += 1;
-                println!("cluster {} — waiting", not_ready.state);
-                tokio::time::sleep(Duration::from_secs(20)).await;
-            }
-            Err(error) => return Err(error),
-        }
-    }
+    lakeorm_examples::wait_until_ready(&client, "cluster", Duration::from_secs(20)).await?;
 
     client.migrate::<Greeting>().await?;
     client
