@@ -5,6 +5,8 @@
 //! and was not tried against a real one is in the README.
 
 mod faults;
+#[path = "../support/log.rs"]
+mod log;
 mod oauth;
 mod workload;
 

@@ -1,12 +1,12 @@
 //! OAuth machine-to-machine: tokens cached, refreshed once per expiry, replaced when refused;
 //! no token or secret in errors, logs or `Debug`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lakeorm::databricks::{Credentials, Workspace};
 use lakeorm::{ErrorKind, Query};
 
+use crate::log::Captured;
 use crate::workload::count;
 use crate::{Account, statement_options, warehouse, warehouse_with};
 
@@ -46,7 +46,10 @@ async fn a_run_longer_than_the_token_lifetime_requests_one_token_per_expiry() {
         "{} token requests over {elapsed:?} ({halves} half-lifetimes)",
         c.token_requests
     );
-    assert_eq!(c.token_requests, w.tokens.token_requests());
+    // The client asked for no token the workspace did not count (statements closed in the
+    // background after the run may have asked for one more since the snapshot).
+    assert!(w.tokens.token_requests() >= c.token_requests);
+    assert!(w.tokens.token_requests() <= c.token_requests + 1);
     // Every token was replaced before it ran out: the workspace never refused one.
     assert_eq!(c.unauthenticated, 0, "{c:?}");
 }
@@ -95,32 +98,20 @@ async fn wrong_credentials_are_a_config_error_that_names_no_secret() {
     assert!(!format!("{error} {error:?} {db:?}").contains("SEKRIT"));
 }
 
-/// A buffer the log is written to.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Tokens, the client secret and presigned links (their signatures) appear in no error, no
 /// `Debug` and no log line at any level, through a run with every fault.
 #[tokio::test]
 async fn no_token_secret_or_link_in_errors_logs_or_debug() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _log = tracing::subscriber::set_default(subscriber);
-    let w = warehouse_with(|c| c.with_chunk_rows(100), statement_options()).await;
+    let (captured, _log) = Captured::start();
+    // Links shorter-lived than the client's renewal margin: each is asked for again before use.
+    let w = warehouse_with(
+        |c| {
+            c.with_chunk_rows(100)
+                .with_link_lifetime(Duration::from_secs(5))
+        },
+        statement_options(),
+    )
+    .await;
     let db = &w.client;
     db.migrate::<Account>().await.unwrap();
     db.insert(&(0..1_000).map(Account::new).collect::<Vec<_>>())
@@ -132,7 +123,6 @@ async fn no_token_secret_or_link_in_errors_logs_or_debug() {
         format!("{:?}", w.tokens),
     ];
     let token = w.tokens.token().await.unwrap();
-    w.server.faults().expire_links();
     let _: Vec<Account> = Query::sql("SELECT * FROM accounts")
         .fetch_all(db)
         .await
@@ -151,8 +141,19 @@ async fn no_token_secret_or_link_in_errors_logs_or_debug() {
         shown.push(format!("{error:?}"));
     }
     let fresh = w.tokens.token().await.unwrap();
-    shown.push(String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned());
+    shown.push(captured.text());
     let secret = &w.server.config().client_secret;
+    // The log did capture the driver's work, link renewals and token refreshes among it.
+    let log = shown.last().unwrap();
+    assert!(
+        log.contains("submitting a statement"),
+        "the log was not captured"
+    );
+    let c = w.server.counters();
+    assert!(
+        c.link_fetches > 1 && c.chunk_requests > 1,
+        "links were fetched and renewed: {c:?}"
+    );
     for text in &shown {
         for needle in [
             token.expose(),

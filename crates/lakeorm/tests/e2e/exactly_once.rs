@@ -16,6 +16,7 @@ use lakeorm::{
 
 use crate::engines::{self, Format, Order, TestLake, orders};
 use crate::faults::{Fault, Faulty};
+use crate::log::Captured;
 use crate::reliability::{lost_and_duplicated, record};
 
 #[derive(Row)]
@@ -258,33 +259,13 @@ async fn a_call_nested_in_a_stream_on_a_one_session_pool_times_out() {
     assert_eq!(count(&client).await, 10);
 }
 
-/// A buffer the log is written to.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A token and a credential header go nowhere a person reads: not into errors (`Display`,
 /// `Debug`), not into the log at any level, not into the `Debug` of the driver and client, not
 /// into metric labels. The server does not answer (a closed port), the worst case for error
 /// text. Runs without a server.
 #[tokio::test]
 async fn secrets_stay_out_of_errors_logs_debug_and_metrics() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _log = tracing::subscriber::set_default(subscriber);
+    let (captured, _log) = Captured::start();
     let token = "dapi-SEKRIT/x=y";
     let url = format!(
         "sc://127.0.0.1:1/;token={};x-api-key=K3Y-SEKRIT",
@@ -319,7 +300,7 @@ async fn secrets_stay_out_of_errors_logs_debug_and_metrics() {
         .encode_to_string(&client.metrics_registry().gather())
         .unwrap();
     shown.push(metrics);
-    shown.push(String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned());
+    shown.push(captured.text());
     let found = shown.iter().filter(|t| t.contains("SEKRIT")).count() as u64;
     record(
         "secrets",

@@ -17,6 +17,8 @@ mod faults;
 mod iceberg_interop;
 mod interop;
 mod load;
+#[path = "../support/log.rs"]
+mod log;
 #[path = "../it/reliability.rs"]
 #[allow(dead_code)]
 mod reliability;
