@@ -454,7 +454,7 @@ impl Driver for DatabricksSqlDriver {
         {
             Ok(metrics) => Ok(metrics),
             // Explained while the staged rows are still there to count.
-            Err(error) => Err(self.explain(&plan, error, source.as_ref(), &from).await),
+            Err(error) => Err(self.explain(&plan, error, source.as_ref(), ctx).await),
         };
         if let Some(prefix) = source.as_ref().and_then(|s| s.staged.as_ref()) {
             // The write's staging goes whatever happened; the janitor catches a failure here.
@@ -640,7 +640,7 @@ impl DatabricksSqlDriver {
         plan: &ExecutionPlan,
         error: Error,
         source: Option<&Source>,
-        from: &str,
+        ctx: ExecContext<'_>,
     ) -> Error {
         let ExecutionPlan::Merge {
             table,
@@ -658,7 +658,13 @@ impl DatabricksSqlDriver {
             return error;
         }
         let rows = match source {
-            Some(source) => self.colliding(table, keys, source, from).await.unwrap_or(0),
+            Some(source) => match self.colliding(table, keys, source, ctx).await {
+                Ok(rows) => rows,
+                Err(count) => {
+                    tracing::debug!(%count, "could not count the existing keys of a refused insert");
+                    0
+                }
+            },
             None => 0,
         };
         Error::DuplicateKey {
@@ -673,7 +679,7 @@ impl DatabricksSqlDriver {
         table: &TableSpec,
         keys: &[String],
         source: &Source,
-        from: &str,
+        ctx: ExecContext<'_>,
     ) -> Result<u64> {
         let q = lakeorm_core::quote::quote_ident;
         let on = keys
@@ -681,12 +687,11 @@ impl DatabricksSqlDriver {
             .map(|k| format!("target.{} = source.{}", q(k), q(k)))
             .collect::<Vec<_>>()
             .join(" AND ");
-        // The table's name as the dialect qualifies it is in the source's SQL already; the
-        // spec's parts, quoted, name it the same.
-        let name = table.table.parts().map(q).collect::<Vec<_>>().join(".");
-        let sql =
-            format!("SELECT COUNT(*) AS n FROM {name} AS target JOIN {from} AS source ON {on}");
-        let sql = place_source(&sql, from, &source.relation)?;
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM {} AS target JOIN {} AS source ON {on}",
+            lakeorm_core::sql::qualified_ref(ctx.dialect, &table.table),
+            source.relation
+        );
         let result = self
             .exec_sql("counting existing keys", &sql, source.parameters.clone())
             .await?;
