@@ -71,6 +71,15 @@ impl Volume {
         }
     }
 
+    /// [`parse`](Self::parse), or a volume's bare name in `catalog`.`schema`.
+    pub fn parse_in(text: &str, catalog: &str, schema: &str) -> Result<Self> {
+        if text.is_empty() || text.contains('.') || text.contains('/') {
+            Self::parse(text)
+        } else {
+            Ok(Volume::new(catalog, schema, text))
+        }
+    }
+
     /// `/Volumes/<catalog>/<schema>/<name>`.
     pub fn path(&self) -> String {
         format!("/Volumes/{}/{}/{}", self.catalog, self.schema, self.name)
@@ -640,6 +649,11 @@ mod tests {
         assert_eq!(v.path(), "/Volumes/main/default/lakeorm");
         assert_eq!(Volume::parse("/Volumes/main/default/lakeorm/").unwrap(), v);
         assert!(Volume::parse("main.default").is_err());
+        assert_eq!(Volume::parse_in("lakeorm", "main", "default").unwrap(), v);
+        assert_eq!(
+            Volume::parse_in("main.default.lakeorm", "x", "y").unwrap(),
+            v
+        );
     }
 
     #[test]

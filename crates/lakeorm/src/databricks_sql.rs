@@ -70,13 +70,9 @@ pub fn databricks_sql_from_env() -> Result<Client> {
     })?;
     let catalog = var("DATABRICKS_CATALOG").unwrap_or_else(|| "main".into());
     let schema = var("DATABRICKS_SCHEMA").unwrap_or_else(|| "default".into());
-    let volume = match var("DATABRICKS_VOLUME") {
-        Some(name) if !name.contains('.') && !name.contains('/') => {
-            Some(Volume::new(&catalog, &schema, name))
-        }
-        Some(volume) => Some(Volume::parse(&volume)?),
-        None => None,
-    };
+    let volume = var("DATABRICKS_VOLUME")
+        .map(|v| Volume::parse_in(&v, &catalog, &schema))
+        .transpose()?;
     let mut builder = databricks_sql(Workspace::from_env()?, warehouse, catalog, schema);
     if let Some(volume) = volume {
         builder = builder.volume(volume);
