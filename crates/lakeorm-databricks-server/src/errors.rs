@@ -54,6 +54,15 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
     }
 
+    /// 429 `REQUEST_LIMIT_EXCEEDED`: too many requests (the rate limit Databricks answers with).
+    pub(crate) fn throttled() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "REQUEST_LIMIT_EXCEEDED",
+            "Too many requests. Please wait a moment and try again.",
+        )
+    }
+
     /// 500 `INTERNAL_ERROR`: the server itself failed (a disk error under `dir`).
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", message)

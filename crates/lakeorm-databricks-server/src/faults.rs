@@ -26,6 +26,8 @@ struct Knobs {
     starting_until: Option<Instant>,
     statement_delay: Duration,
     fail_next: Option<(String, String)>,
+    /// Workspace API requests still to answer `429 Too Many Requests`.
+    throttled: u32,
 }
 
 impl Faults {
@@ -46,6 +48,12 @@ impl Faults {
     /// The next statement ends `FAILED` with this `error_code` and `message`, executing nothing.
     pub fn fail_next(&self, code: impl Into<String>, message: impl Into<String>) {
         self.knobs().fail_next = Some((code.into(), message.into()));
+    }
+
+    /// The next `n` workspace API requests are throttled: `429 Too Many Requests` with
+    /// `Retry-After: 1`, before anything is done.
+    pub fn throttle_next(&self, n: u32) {
+        self.knobs().throttled = n;
     }
 
     /// Every presigned link issued so far expires now (links issued later are valid).
@@ -69,6 +77,14 @@ impl Faults {
 
     pub(crate) fn delay(&self) -> Duration {
         self.knobs().statement_delay
+    }
+
+    /// Whether this request is throttled (and one fewer will be).
+    pub(crate) fn take_throttle(&self) -> bool {
+        let mut knobs = self.knobs();
+        let throttled = knobs.throttled > 0;
+        knobs.throttled = knobs.throttled.saturating_sub(1);
+        throttled
     }
 
     pub(crate) fn take_failure(&self) -> Option<(String, String)> {
@@ -130,6 +146,8 @@ pub struct Counters {
     pub files_deleted: u64,
     /// Files API directory requests (create, list, head, delete).
     pub directory_requests: u64,
+    /// Requests answered `429 Too Many Requests` by [`Faults::throttle_next`].
+    pub throttled: u64,
 }
 
 macro_rules! cells {
@@ -168,6 +186,7 @@ cells!(
     files_head,
     files_deleted,
     directory_requests,
+    throttled,
 );
 
 /// Adds one to a counter.

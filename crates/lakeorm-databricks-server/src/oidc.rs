@@ -225,6 +225,14 @@ pub(crate) async fn require_token(
         },
     };
     match refusal {
+        None if shared.faults.take_throttle() => {
+            bump(&shared.counters.throttled);
+            let mut response = ApiError::throttled().into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+        }
         None => next.run(request).await,
         Some(message) => {
             bump(&shared.counters.unauthenticated);

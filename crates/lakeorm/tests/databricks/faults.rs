@@ -146,3 +146,30 @@ async fn a_dropped_read_or_write_cancels_its_statement() {
         1
     );
 }
+
+/// Throttled requests (429 with `Retry-After`) are waited out: the statement was never accepted,
+/// so sending it again cannot run it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_requests_are_waited_out() {
+    let w = warehouse().await;
+    w.client.migrate::<Account>().await.unwrap();
+    // Let the closes the migration sent in the background arrive, so the insert meets the
+    // throttling.
+    let mut closes = w.server.counters().closes;
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = w.server.counters().closes;
+        if now == closes {
+            break;
+        }
+        closes = now;
+    }
+    w.server.faults().throttle_next(2);
+    w.client.insert(&[Account::new(1)]).await.unwrap();
+    // Both throttled answers were waited out: the insert landed, once.
+    assert_eq!(w.server.counters().throttled, 2);
+    assert_eq!(
+        count(&w.client, "SELECT COUNT(*) AS n FROM accounts").await,
+        1
+    );
+}
