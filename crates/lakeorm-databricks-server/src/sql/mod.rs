@@ -22,7 +22,9 @@ use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use lakeorm_backends::ObjectStoreBackend;
-use lakeorm_core::{Backend, Driver as _, ExecContext, ExecutionPlan, Param, Statement};
+use lakeorm_core::{
+    Backend, Driver as _, ExecContext, ExecutionPlan, Param, QueryResult, Statement,
+};
 use lakeorm_datafusion::EmbeddedDriver;
 use lakeorm_delta::DeltaDialect;
 use sqlparser::ast::{ObjectName, ObjectNamePart};
@@ -193,11 +195,11 @@ impl Engine {
         }
     }
 
-    /// A query, streamed from the engine.
-    async fn query(&self, sql: &str, values: Vec<Param>) -> Result<Output, SqlError> {
+    /// `sql` (its `read_files` and `parquet.` relations rewritten) run on the engine with
+    /// positional `values`. The plan keeps the relations it registered.
+    async fn engine_query(&self, sql: &str, values: Vec<Param>) -> Result<QueryResult, SqlError> {
         let (sql, _registered) = relations::rewrite_sql(self, sql).await?;
-        let result = self
-            .driver
+        self.driver
             .query(
                 Statement {
                     sql,
@@ -206,7 +208,12 @@ impl Engine {
                 self.ctx(),
             )
             .await
-            .map_err(engine_error)?;
+            .map_err(engine_error)
+    }
+
+    /// A query, streamed from the engine.
+    async fn query(&self, sql: &str, values: Vec<Param>) -> Result<Output, SqlError> {
+        let result = self.engine_query(sql, values).await?;
         Ok(Output {
             schema: result.schema,
             batches: result.batches.map(|b| b.map_err(engine_error)).boxed(),
@@ -221,19 +228,8 @@ impl Engine {
         values: &[Param],
     ) -> Result<datafusion::prelude::DataFrame, SqlError> {
         let (sql, values) = params::positional(&sql, values)?;
-        let (sql, _registered) = relations::rewrite_sql(self, &sql).await?;
-        let result = self
-            .driver
-            .query(
-                Statement {
-                    sql,
-                    params: values,
-                },
-                self.ctx(),
-            )
-            .await
-            .map_err(engine_error)?;
-        result
+        self.engine_query(&sql, values)
+            .await?
             .native
             .and_then(|n| n.downcast::<datafusion::prelude::DataFrame>().ok())
             .map(|df| *df)
