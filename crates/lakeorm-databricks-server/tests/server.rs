@@ -46,6 +46,16 @@ impl Harness {
         format!("{}{path}", self.server.host())
     }
 
+    /// An authenticated request without a body.
+    async fn send(&self, method: reqwest::Method, url: &str) -> reqwest::Response {
+        self.http
+            .request(method, url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let r = self
             .http
@@ -346,7 +356,7 @@ async fn external_links_serve_arrow_streams_and_behave_like_presigned_urls() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = h.http.get(&url).bearer_auth(&h.token).send().await.unwrap();
+    let r = h.send(reqwest::Method::GET, &url).await;
     assert_eq!(r.status(), 400);
     assert!(
         r.text()
@@ -631,13 +641,7 @@ async fn files_api_on_the_volume() {
             .status(),
         204
     );
-    let r = h
-        .http
-        .get(&file)
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap();
+    let r = h.send(reqwest::Method::GET, &file).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "hello there");
     let r = h
@@ -651,13 +655,7 @@ async fn files_api_on_the_volume() {
     assert_eq!(r.status(), 206);
     assert_eq!(r.headers()["content-range"], "bytes 6-8/11");
     assert_eq!(r.text().await.unwrap(), "the");
-    let r = h
-        .http
-        .head(&file)
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap();
+    let r = h.send(reqwest::Method::HEAD, &file).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-length"], "11");
     assert!(r.headers().contains_key("last-modified"));
@@ -697,77 +695,17 @@ async fn files_api_on_the_volume() {
     assert!(page.get("next_page_token").is_none());
 
     let dir = h.url("/api/2.0/fs/directories/Volumes/main/default/lakeorm/dir/sub");
-    assert_eq!(
-        h.http
-            .head(&dir)
-            .bearer_auth(&h.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        h.http
-            .delete(&dir)
-            .bearer_auth(&h.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        409
-    );
+    assert_eq!(h.send(reqwest::Method::HEAD, &dir).await.status(), 200);
+    assert_eq!(h.send(reqwest::Method::DELETE, &dir).await.status(), 409);
     let c = h.url("/api/2.0/fs/files/Volumes/main/default/lakeorm/dir/sub/c.bin");
-    assert_eq!(
-        h.http
-            .delete(&c)
-            .bearer_auth(&h.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    let r = h
-        .http
-        .delete(&c)
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(h.send(reqwest::Method::DELETE, &c).await.status(), 204);
+    let r = h.send(reqwest::Method::DELETE, &c).await;
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "NOT_FOUND");
-    assert_eq!(
-        h.http
-            .delete(&dir)
-            .bearer_auth(&h.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    assert_eq!(
-        h.http
-            .head(&dir)
-            .bearer_auth(&h.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(h.send(reqwest::Method::DELETE, &dir).await.status(), 204);
+    assert_eq!(h.send(reqwest::Method::HEAD, &dir).await.status(), 404);
     let made = h.url("/api/2.0/fs/directories/Volumes/main/default/lakeorm/x/y");
-    assert_eq!(
-        h.http
-            .put(&made)
-            .bearer_auth(&h.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(h.send(reqwest::Method::PUT, &made).await.status(), 204);
     let other = h.url("/api/2.0/fs/files/Volumes/main/default/other/a.bin");
     assert_eq!(put(other, "x").await.unwrap().status(), 404);
     assert_eq!(
