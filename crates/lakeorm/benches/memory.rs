@@ -2,7 +2,10 @@
 //! peak resident set is per process; `cargo xtask bench` runs each case in its own):
 //! - `insert:N`: the growth of the resident set's peak while `client.insert` writes N rows,
 //!   against the Arrow size of the batch those rows encode to;
-//! - `stream:N`: the growth of the peak while a typed stream (`Query::fetch`) reads N rows.
+//! - `stream:N`: the growth of the peak while a typed stream (`Query::fetch`) reads N rows;
+//! - `databricks-stream:N` (feature `databricks`): the same stream through the Databricks
+//!   SQL-warehouse driver from the local server (`lakeorm-databricks-server`, in this process,
+//!   spooling result chunks to disk), whose reader holds a few Arrow chunks at a time.
 //!
 //! Set `LAKEORM_BENCH_MEMORY_CASE` to the case; prints one line,
 //! `lakeorm-memory case=… rows=… arrow_bytes=… growth_bytes=…`.
@@ -43,7 +46,18 @@ async fn main() {
     let (kind, rows) = case.split_once(':').expect("case is KIND:ROWS");
     let rows: usize = rows.parse().expect("a row count");
     let dir = tempfile::tempdir().unwrap();
-    let db = LocalBuilder::new().path(dir.path()).open().await.unwrap();
+    // The server must outlive the client's reads.
+    #[cfg(feature = "databricks")]
+    let mut _server = None;
+    let db = match kind {
+        #[cfg(feature = "databricks")]
+        "databricks-stream" => {
+            let (server, db) = databricks(dir.path()).await;
+            _server = Some(server);
+            db
+        }
+        _ => LocalBuilder::new().path(dir.path()).open().await.unwrap(),
+    };
     db.migrate::<Event>().await.unwrap();
     let records = events(0..rows);
     let arrow_bytes = Event::to_table_batch(&records, &lakeorm::IngestId::new())
@@ -56,7 +70,7 @@ async fn main() {
             db.insert(&records).await.unwrap();
             status("VmHWM").saturating_sub(before)
         }
-        "stream" => {
+        "stream" | "databricks-stream" => {
             db.insert(&records).await.unwrap();
             drop(records);
             reset_peak();
@@ -77,4 +91,28 @@ async fn main() {
     println!(
         "lakeorm-memory case={kind} rows={rows} arrow_bytes={arrow_bytes} growth_bytes={growth}"
     );
+}
+
+/// A local Databricks server over `dir` and a Client on it (OAuth M2M, as a service would).
+#[cfg(feature = "databricks")]
+async fn databricks(
+    dir: &std::path::Path,
+) -> (lakeorm_databricks_server::DatabricksServer, lakeorm::Client) {
+    use lakeorm::databricks::{Credentials, Volume, Workspace};
+    let server = lakeorm_databricks_server::DatabricksServer::start(
+        lakeorm_databricks_server::ServerConfig::new(dir),
+    )
+    .await
+    .unwrap();
+    let c = server.config().clone();
+    let workspace = Workspace::new(
+        &server.host(),
+        Credentials::oauth_m2m(c.client_id.clone(), c.client_secret.clone()),
+    )
+    .unwrap();
+    let db = lakeorm::databricks_sql(workspace, server.warehouse_id(), &c.catalog, &c.schema)
+        .volume(Volume::new(&c.catalog, &c.schema, &c.volume))
+        .open()
+        .unwrap();
+    (server, db)
 }
