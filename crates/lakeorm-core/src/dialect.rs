@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::error::Result;
 use crate::generated::GeneratedColumn;
+use crate::layout::Layout;
 use crate::migration::{Safety, SchemaChange, TableState};
 use crate::plan::{ExecutionPlan, Statement, TableFormat, TableRef};
 use crate::schema::{LakeSchema, Partition};
@@ -37,6 +38,21 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// The table properties (`TBLPROPERTIES`) every table created through this dialect gets.
     fn table_properties(&self) -> BTreeMap<String, String> {
         BTreeMap::new()
+    }
+
+    /// The table this dialect creates for a model whose columns are `declared` and whose intents
+    /// ask for `layout`: the declared state by default. Formats turn layout intents into table
+    /// structure here (Iceberg buckets a merge key, Delta may cluster), so `migrate::<T>()` and
+    /// migration files create the same table.
+    fn table_state(&self, declared: TableState, layout: &Layout) -> Result<TableState> {
+        let _ = layout;
+        Ok(declared)
+    }
+
+    /// Whether tables are created at the Backend's table location (`LOCATION …`) rather than
+    /// where the catalog chooses; migration files, written without one, get it when they run.
+    fn locates_tables(&self) -> bool {
+        false
     }
 
     /// The qualified reference of a model's table (default catalog and database applied).

@@ -266,10 +266,10 @@ mod tests {
     fn a_column_named_like_the_generated_one_is_refused() {
         let mut day = ColumnState::new("at", LakeType::Timestamp, false);
         day.partition = Some(Partition::Day);
-        let state = TableState {
-            table: "t".into(),
-            columns: vec![day, ColumnState::new("at_day", LakeType::Date, false)],
-        };
+        let state = TableState::new(
+            "t",
+            vec![day, ColumnState::new("at_day", LakeType::Date, false)],
+        );
         assert!(generated_columns(&state).unwrap_err().contains("rename it"));
     }
 

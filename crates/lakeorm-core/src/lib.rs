@@ -15,12 +15,14 @@ pub mod backend;
 pub mod dialect;
 pub mod driver;
 pub mod generated;
+pub mod layout;
 pub mod migration;
 pub mod placeholders;
 pub mod plan;
 pub mod quote;
 pub mod schema;
 pub mod sql;
+pub mod statement_words;
 
 // The model layer: reached through the names re-exported below and, for generated code, through
 // `__private`.
@@ -52,6 +54,7 @@ pub use lake::{
     Lake, Row, decode_batch, encode_rows, encode_stamped, encode_write_batches, schema_fingerprint,
     validate, with_ingest_id,
 };
+pub use layout::{DEFAULT_KEY_BUCKETS, Layout, LayoutOptions};
 pub use location::Location;
 pub use migration::{ColumnState, PartitionField, Safety, SchemaChange, TableState};
 pub use plan::{

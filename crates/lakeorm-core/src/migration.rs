@@ -5,6 +5,7 @@
 //! [`Dialect`](crate::Dialect) classifies them ([`Safety`]) and renders them as SQL. Nothing here
 //! touches storage, so migrations are authored without a running lake.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,16 @@ pub struct TableState {
     pub table: String,
     /// The columns in declaration order, without the system column.
     pub columns: Vec<ColumnState>,
+    /// The columns the table is liquid-clustered by (Delta `CLUSTER BY`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clustering: Vec<String>,
+    /// The table's sort order (Iceberg's `WRITE ORDERED BY`), ascending, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sorted_by: Vec<String>,
+    /// Table properties the layout asks for (Iceberg's bloom-filter columns), on top of the
+    /// dialect's own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
 }
 
 impl ColumnState {
@@ -51,6 +62,17 @@ impl ColumnState {
 }
 
 impl TableState {
+    /// A table of `columns`, not clustered.
+    pub fn new(table: impl Into<String>, columns: Vec<ColumnState>) -> Self {
+        TableState {
+            table: table.into(),
+            columns,
+            clustering: Vec::new(),
+            sorted_by: Vec::new(),
+            properties: BTreeMap::new(),
+        }
+    }
+
     /// The state a model declares.
     pub fn from_schema(schema: &LakeSchema) -> Self {
         TableState {
@@ -65,6 +87,9 @@ impl TableState {
                     partition: f.partition,
                 })
                 .collect(),
+            clustering: Vec::new(),
+            sorted_by: Vec::new(),
+            properties: BTreeMap::new(),
         }
     }
 
@@ -324,10 +349,7 @@ mod tests {
     use super::*;
 
     fn state(columns: Vec<ColumnState>) -> TableState {
-        TableState {
-            table: "users".into(),
-            columns,
-        }
+        TableState::new("users", columns)
     }
 
     #[test]

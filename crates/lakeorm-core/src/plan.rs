@@ -107,6 +107,20 @@ pub struct TableSpec {
     pub properties: BTreeMap<String, String>,
 }
 
+impl TableSpec {
+    /// The table `dialect` creates for this spec: the model's columns with the structure its
+    /// layout intents give the format ([`Dialect::table_state`](crate::Dialect::table_state)).
+    pub fn table_state<D: crate::Dialect + ?Sized>(
+        &self,
+        dialect: &D,
+    ) -> crate::Result<crate::TableState> {
+        dialect.table_state(
+            crate::TableState::from_schema(&self.schema),
+            &self.schema.layout(),
+        )
+    }
+}
+
 /// Where the rows of a write come from.
 #[derive(Debug, Clone)]
 pub enum WriteSource {
@@ -180,6 +194,18 @@ impl Statement {
         }
     }
 
+    /// The SQL with every parameter written as a Spark SQL literal, for the few places that
+    /// take a filter as text (Iceberg's procedures): strings are escaped, so a value cannot end
+    /// its literal.
+    pub fn inline(&self) -> crate::Result<String> {
+        let literals: Vec<String> = self.params.iter().map(Param::sql_literal).collect();
+        // A placeholder without a value gets none here; `rewrite_statement` then refuses the
+        // count mismatch.
+        crate::placeholders::rewrite_statement(self, |n| {
+            literals.get(n - 1).cloned().unwrap_or_default()
+        })
+    }
+
     /// Binds the next `?` (values are sent as typed parameters, never spliced into the SQL).
     #[must_use]
     pub fn bind(mut self, value: impl Into<Param>) -> Self {
@@ -224,6 +250,42 @@ pub enum Param {
     TimestampNtz(NaiveDateTime),
     /// A decimal.
     Decimal(rust_decimal::Decimal),
+}
+
+impl Param {
+    /// The value as a Spark SQL literal (see [`Statement::inline`]).
+    pub fn sql_literal(&self) -> String {
+        use crate::quote::string_literal;
+        match self {
+            Param::Null => "NULL".into(),
+            Param::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+            Param::Int(i) => i.to_string(),
+            Param::Float(f) if f.is_finite() => format!("CAST({f:?} AS DOUBLE)"),
+            Param::Float(f) => format!(
+                "CAST('{}' AS DOUBLE)",
+                if f.is_nan() {
+                    "NaN"
+                } else if *f > 0.0 {
+                    "Infinity"
+                } else {
+                    "-Infinity"
+                }
+            ),
+            Param::String(s) => string_literal(s),
+            Param::Bytes(b) => {
+                let hex: String = b.iter().map(|byte| format!("{byte:02X}")).collect();
+                format!("X'{hex}'")
+            }
+            Param::Date(d) => format!("DATE '{}'", d.format("%Y-%m-%d")),
+            Param::Timestamp(t) => {
+                format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
+            }
+            Param::TimestampNtz(t) => {
+                format!("TIMESTAMP_NTZ '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+            }
+            Param::Decimal(d) => format!("{d}BD"),
+        }
+    }
 }
 
 macro_rules! param_from {
@@ -336,12 +398,18 @@ pub enum ExecutionPlan {
         /// Which rows.
         predicate: Predicate,
     },
-    /// Compact small files into larger ones.
+    /// Compact small files into larger ones, clustering rows by `zorder` columns.
     Optimize {
         /// The table.
         table: TableSpec,
         /// The file size to aim for, in bytes (`None`: the engine's default).
         target_size: Option<u64>,
+        /// The columns rewritten files are Z-ordered by (empty: compaction only). A model's
+        /// [`Layout::zorder_by`](crate::layout::Layout::zorder_by) unless the caller chose.
+        zorder: Vec<String>,
+        /// Which part of the table to optimize: a boolean SQL expression on partition columns
+        /// with `?` parameters (`None`: all of it).
+        filter: Option<Statement>,
     },
     /// Delete files no longer referenced by the table and older than `retention`.
     Vacuum {
@@ -447,6 +515,24 @@ mod tests {
         assert_eq!(Param::from(None::<i32>), Param::Null);
         let id = uuid::Uuid::nil();
         assert_eq!(Param::from(id), Param::String(id.to_string()));
+    }
+
+    #[test]
+    fn inlined_values_are_literals_that_cannot_escape() {
+        let at = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        let statement = Statement::new("a = ? AND b IN (?, ?) AND c = ? AND d > ? AND e = ?")
+            .bind("x' OR 1 = 1 --")
+            .bind(1)
+            .bind(None::<i32>)
+            .bind(at)
+            .bind(f64::INFINITY)
+            .bind(vec![0xab_u8]);
+        assert_eq!(
+            statement.inline().unwrap(),
+            "a = 'x\\' OR 1 = 1 --' AND b IN (1, NULL) AND c = DATE '2024-02-29' \
+             AND d > CAST('Infinity' AS DOUBLE) AND e = X'AB'"
+        );
+        assert!(Statement::new("a = ?").inline().is_err());
     }
 
     #[test]

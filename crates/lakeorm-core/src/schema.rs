@@ -11,6 +11,8 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::layout::LayoutOptions;
+
 /// The name of the system column that carries each row's ingest id.
 ///
 /// Every table lakeorm creates has it; a model may not declare it.
@@ -251,10 +253,11 @@ pub struct LakeField {
     pub merge_key: bool,
     /// The partition transform, if the table is partitioned by this column.
     pub partition: Option<Partition>,
-    /// Declared as a lookup column (`#[lake(indexed)]`). Recorded only: no engine applies it
-    /// to the table's layout yet.
+    /// Declared as a lookup column (`#[lake(indexed)]`): Z-ordered by `optimize`, bloom
+    /// filters in Parquet (see [`Layout`](crate::layout::Layout)).
     pub indexed: bool,
-    /// Declared as a sort column (`#[lake(sortable)]`). Recorded only, like `indexed`.
+    /// Declared as a sort column (`#[lake(sortable)]`): files are written sorted by it, and
+    /// Iceberg tables record it as their sort order (see [`Layout`](crate::layout::Layout)).
     pub sortable: bool,
     /// Stored as JSON text.
     pub json: bool,
@@ -304,6 +307,7 @@ pub struct LakeSchema {
     arrow: SchemaRef,
     table_arrow: SchemaRef,
     row_type: LakeType,
+    layout: LayoutOptions,
 }
 
 impl PartialEq for LakeSchema {
@@ -311,6 +315,7 @@ impl PartialEq for LakeSchema {
         self.type_name == other.type_name
             && self.table == other.table
             && self.fields == other.fields
+            && self.layout == other.layout
     }
 }
 
@@ -338,7 +343,20 @@ impl LakeSchema {
             arrow,
             table_arrow,
             row_type,
+            layout: LayoutOptions::default(),
         }
+    }
+
+    /// This schema with the model's layout options (`#[lake(key_buckets = N)]`,
+    /// `#[lake(index_keys = false)]`).
+    pub fn with_layout_options(mut self, options: LayoutOptions) -> Self {
+        self.layout = options;
+        self
+    }
+
+    /// The model's layout options.
+    pub fn layout_options(&self) -> LayoutOptions {
+        self.layout
     }
 
     /// The Rust type name of the model.

@@ -3,8 +3,9 @@
 //! Both formats are written through the same statement shapes (CREATE TABLE, INSERT … SELECT,
 //! MERGE, DELETE); they differ in types, partition grammar, naming and table clauses, which each
 //! dialect supplies through [`SparkSqlDialect`]. Identifiers are always quoted; values are never
-//! spliced into SQL except ingest ids and locations, which lakeorm itself generates and which
-//! are escaped as literals.
+//! spliced into SQL except ingest ids and locations, which lakeorm itself generates, and the
+//! values of maintenance filters (`OPTIMIZE … WHERE`), since maintenance commands take no
+//! parameter markers; all are escaped as literals.
 
 use std::collections::BTreeMap;
 
@@ -198,7 +199,7 @@ pub fn create_table<D: SparkSqlDialect + ?Sized>(dialect: &D, spec: &TableSpec) 
     create_table_sql(
         dialect,
         &spec.table,
-        &TableState::from_schema(&spec.schema),
+        &spec.table_state(dialect)?,
         spec.format,
         location,
         &spec.properties,
@@ -240,11 +241,19 @@ pub fn create_table_sql<D: SparkSqlDialect + ?Sized>(
     if !partitions.is_empty() {
         sql.push_str(&format!(" PARTITIONED BY ({partitions})"));
     }
+    if !state.clustering.is_empty() {
+        sql.push_str(&format!(
+            " CLUSTER BY ({})",
+            column_list(dialect, &state.clustering)
+        ));
+    }
     if let Some(location) = location {
         sql.push_str(&format!(" LOCATION {}", string_literal(location.as_str())));
     }
+    let mut properties = properties.clone();
+    properties.extend(state.properties.clone());
     if !properties.is_empty() {
-        sql.push_str(&format!(" TBLPROPERTIES ({})", properties_sql(properties)));
+        sql.push_str(&format!(" TBLPROPERTIES ({})", properties_sql(&properties)));
     }
     Ok(sql)
 }
@@ -267,6 +276,15 @@ fn partition_list<D: SparkSqlDialect + ?Sized>(
         .map(|p| dialect.partition_sql(&p.column, p.transform))
         .collect::<Result<Vec<_>>>()?
         .join(", "))
+}
+
+/// `` `a`, `b` ``: quoted column names.
+pub fn column_list<D: Dialect + ?Sized>(dialect: &D, columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| dialect.quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `'key' = 'value', …` for TBLPROPERTIES.
@@ -462,7 +480,12 @@ pub fn render<D: SparkSqlDialect + ?Sized>(
                 }]);
             }
         },
-        ExecutionPlan::Optimize { table, .. } => format!("OPTIMIZE {}", qualified(dialect, table)),
+        ExecutionPlan::Optimize {
+            table,
+            target_size,
+            zorder,
+            filter,
+        } => return optimize_delta(dialect, table, *target_size, zorder, filter.as_ref()),
         ExecutionPlan::Vacuum {
             table, retention, ..
         } => format!(
@@ -473,6 +496,39 @@ pub fn render<D: SparkSqlDialect + ?Sized>(
         ExecutionPlan::Exec(statement) => return Ok(vec![statement.clone()]),
     };
     Ok(vec![Statement::new(sql)])
+}
+
+/// Delta's `OPTIMIZE … [WHERE …] [ZORDER BY (…)]`.
+fn optimize_delta<D: SparkSqlDialect + ?Sized>(
+    dialect: &D,
+    table: &TableSpec,
+    target_size: Option<u64>,
+    zorder: &[String],
+    filter: Option<&Statement>,
+) -> Result<Vec<Statement>> {
+    if target_size.is_some() {
+        // Spark sizes OPTIMIZE's files from a session conf, not from the statement.
+        return Err(Error::unsupported(
+            "optimize with a target file size",
+            "Delta's OPTIMIZE statement",
+            "set `spark.databricks.delta.optimize.maxFileSize` for every session \
+             (SparkDriverBuilder::session_conf) instead",
+        ));
+    }
+    let mut statement = Statement::new(format!("OPTIMIZE {}", qualified(dialect, table)));
+    if let Some(filter) = filter {
+        // Maintenance commands take no parameter markers (Databricks refuses them), so the
+        // filter's values are written as escaped literals, as for Iceberg's procedures.
+        statement
+            .sql
+            .push_str(&format!(" WHERE {}", filter.inline()?));
+    }
+    if !zorder.is_empty() {
+        statement
+            .sql
+            .push_str(&format!(" ZORDER BY ({})", column_list(dialect, zorder)));
+    }
+    Ok(vec![statement])
 }
 
 #[cfg(test)]

@@ -327,7 +327,7 @@ impl DeltaOps<'_> {
         let written = table
             .write(Vec::new())
             .with_input_plan(plan)
-            .with_writer_properties(crate::delta::writer_properties())
+            .with_writer_properties(crate::delta::writer_properties(&[]))
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(SchemaMode::Overwrite)
             .with_partition_columns(partitions)
@@ -449,6 +449,13 @@ impl DeltaOps<'_> {
                     ),
                     ENGINE,
                     "Delta has no partition evolution; the Delta dialect repartitions by rewriting the table",
+                ));
+            }
+            AlterOp::WriteOrderedBy(_) => {
+                return Err(Error::unsupported(
+                    format!("`WRITE ORDERED BY` on the Delta table `{name}`"),
+                    ENGINE,
+                    "Delta tables record no sort order; the embedded engine sorts Delta writes by the model's sortable columns",
                 ));
             }
         }

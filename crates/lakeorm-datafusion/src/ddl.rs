@@ -46,6 +46,8 @@ pub(crate) enum AlterOp {
     AddPartitionField(PartitionDef),
     /// `DROP PARTITION FIELD …`.
     DropPartitionField(PartitionDef),
+    /// Iceberg's `WRITE ORDERED BY a, b`: the table's sort order (ascending, nulls first).
+    WriteOrderedBy(Vec<String>),
 }
 
 /// One partition field as written: a column, or a transform of one.
@@ -484,6 +486,22 @@ impl<'a> Parser<'a> {
         Ok(PartitionDef { column, transform })
     }
 
+    /// One column of `WRITE ORDERED BY`, ascending with nulls first (the order lakeorm
+    /// writes); other directions are refused rather than recorded wrongly.
+    fn sort_column(&mut self) -> Result<String> {
+        let column = self.ident()?;
+        self.keyword("ASC");
+        if self.keyword("DESC") || self.keywords(&["NULLS", "LAST"]) {
+            return Err(Error::unsupported(
+                format!("`{}`", self.sql.trim()),
+                "the embedded engine",
+                "it records ascending sort orders with nulls first",
+            ));
+        }
+        self.keywords(&["NULLS", "FIRST"]);
+        Ok(column)
+    }
+
     fn alter(&mut self) -> Result<Ddl> {
         self.expect_keyword("TABLE")?;
         let name = self.table_name()?;
@@ -542,6 +560,12 @@ impl<'a> Parser<'a> {
             }
         } else if self.keywords(&["SET", "TBLPROPERTIES"]) {
             AlterOp::SetProperties(self.properties()?)
+        } else if self.keywords(&["WRITE", "ORDERED", "BY"]) {
+            let mut columns = vec![self.sort_column()?];
+            while self.token(&Token::Comma) {
+                columns.push(self.sort_column()?);
+            }
+            AlterOp::WriteOrderedBy(columns)
         } else {
             return Err(Error::unsupported(
                 format!("`{}`", self.sql.trim()),
@@ -648,6 +672,14 @@ mod tests {
             }
         ));
         assert!(parse("CREATE TABLE t (a INT) USING iceberg PARTITIONED BY (zorder(a))").is_err());
+        assert_eq!(
+            ddl("ALTER TABLE lakeorm.default.t WRITE ORDERED BY `id`, at ASC NULLS FIRST"),
+            Ddl::Alter {
+                name: "t".into(),
+                op: AlterOp::WriteOrderedBy(vec!["id".into(), "at".into()])
+            }
+        );
+        assert!(parse("ALTER TABLE t WRITE ORDERED BY id DESC").is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{StructType, StructTypeExt as _};
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::protocol::SaveMode;
+use deltalake::{PartitionFilter, PartitionValue};
 use lakeorm_core::generated::generated_name;
 use lakeorm_core::{
     Error, ExecMetrics, GeneratedColumn, INGEST_ID_COLUMN, IngestId, LakeSchema, MergeAction,
@@ -66,13 +67,19 @@ fn commit_properties(ingest_id: Option<&IngestId>) -> CommitProperties {
 }
 
 /// The Parquet properties of every Delta file lakeorm writes: delta-rs's own (snappy, its
-/// `created_by`), with bounded row groups ([`ROW_GROUP_ROWS`](crate::ROW_GROUP_ROWS)).
-pub(crate) fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+/// `created_by`), with bounded row groups ([`ROW_GROUP_ROWS`](crate::ROW_GROUP_ROWS)) and
+/// bloom filters on the `bloom_filters` columns.
+pub(crate) fn writer_properties(bloom_filters: &[String]) -> WriterProperties {
+    let builder = WriterProperties::builder()
         .set_created_by(format!("lakeorm {} (delta-rs)", env!("CARGO_PKG_VERSION")))
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS))
-        .build()
+        .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS));
+    crate::layout::with_bloom_filters(builder, bloom_filters).build()
+}
+
+/// The Parquet properties of `spec`'s files, with its model's bloom filters.
+fn table_writer_properties(spec: &TableSpec) -> WriterProperties {
+    writer_properties(&spec.schema.layout().bloom_filters)
 }
 
 /// The DataFusion session for delta-rs merges, which rewrite files.
@@ -201,12 +208,15 @@ impl DeltaOps<'_> {
         if batches.is_empty() {
             return Ok(ExecMetrics::default());
         }
+        // Files come out sorted by the model's sortable columns: delta-rs splits rows by
+        // partition in order.
+        let batches = crate::layout::sorted(batches, &spec.schema.layout().sort_by)?;
         let table = self
             .current(spec)
             .await?
             .write(batches)
             .with_save_mode(SaveMode::Append)
-            .with_writer_properties(writer_properties())
+            .with_writer_properties(table_writer_properties(spec))
             .with_commit_properties(commit_properties(Some(ingest_id)))
             .await
             .map_err(|e| errors::delta(name, "append", e))?;
@@ -232,6 +242,8 @@ impl DeltaOps<'_> {
         if batches.is_empty() {
             return Ok(ExecMetrics::default());
         }
+        // Inserted rows follow the source's order: sorted, they land sorted.
+        let batches = crate::layout::sorted(batches, &spec.schema.layout().sort_by)?;
         let source_ctx = SessionContext::new();
         let source = source_ctx
             .read_batches(batches)
@@ -251,7 +263,7 @@ impl DeltaOps<'_> {
             .with_source_alias("source")
             .with_target_alias("target")
             .with_session_state(rewrite_session())
-            .with_writer_properties(writer_properties())
+            .with_writer_properties(table_writer_properties(spec))
             .with_commit_properties(commit_properties(ingest_id));
         let map = |e| errors::delta(name, "merge", e);
         // Generated columns are not in the source: set to NULL on a matched row, delta-rs
@@ -346,7 +358,7 @@ impl DeltaOps<'_> {
         let (table, metrics) = table
             .delete()
             .with_predicate(expr)
-            .with_writer_properties(writer_properties())
+            .with_writer_properties(table_writer_properties(spec))
             .await
             .map_err(|e| errors::delta(name, "delete", e))?;
         let version = self.publish(spec, table).await?;
@@ -359,17 +371,40 @@ impl DeltaOps<'_> {
         })
     }
 
+    /// Compacts `spec`'s table, Z-ordering rewritten files by `zorder` when it names columns,
+    /// within the partitions `filter` selects.
     pub(crate) async fn optimize(
         &self,
         spec: &TableSpec,
         target_size: Option<u64>,
+        zorder: &[String],
+        filter: Option<&Statement>,
     ) -> Result<ExecMetrics> {
         let name = &spec.table.name;
         let table = self.current(spec).await?;
+        let filters = match filter {
+            None => Vec::new(),
+            Some(filter) => {
+                let partitions = table
+                    .snapshot()
+                    .map_err(|e| errors::delta(name, "optimize", e))?
+                    .metadata()
+                    .partition_columns()
+                    .to_vec();
+                let expr = bound_expr(spec.schema.table_arrow_schema(), filter)?;
+                partition_filters(name, &expr, &partitions)?
+            }
+        };
+        let kind = if zorder.is_empty() {
+            OptimizeType::Compact
+        } else {
+            OptimizeType::ZOrder(zorder.to_vec())
+        };
         let mut builder = table
             .optimize()
-            .with_type(OptimizeType::Compact)
-            .with_writer_properties(writer_properties());
+            .with_type(kind)
+            .with_filters(&filters)
+            .with_writer_properties(table_writer_properties(spec));
         if let Some(size) = target_size.and_then(std::num::NonZeroU64::new) {
             builder = builder.with_target_size(size);
         }
@@ -502,6 +537,82 @@ fn generated_names(name: &str, table: &DeltaTable) -> Result<Vec<String>> {
         .into_iter()
         .map(|g| g.name)
         .collect())
+}
+
+/// An optimize filter as delta-rs takes it: comparisons of partition columns with values,
+/// joined by AND. delta-rs selects files by partition values only, so anything else is refused
+/// with the partition columns named.
+fn partition_filters(
+    table: &str,
+    expr: &Expr,
+    partitions: &[String],
+) -> Result<Vec<PartitionFilter>> {
+    use datafusion::logical_expr::{BinaryExpr, Operator, expr::InList};
+    let refuse = || {
+        Error::unsupported(
+            format!("optimize filter `{expr}` on `{table}`"),
+            crate::errors::ENGINE,
+            if partitions.is_empty() {
+                "the table is not partitioned; the embedded engine filters optimize by partition values only".to_owned()
+            } else {
+                format!(
+                    "the embedded engine filters optimize by comparing partition columns ({}) with values, joined by AND",
+                    partitions.join(", ")
+                )
+            },
+        )
+    };
+    let column = |e: &Expr| match e {
+        Expr::Column(c) if partitions.contains(&c.name) => Some(c.name.clone()),
+        _ => None,
+    };
+    let value = |e: &Expr| match e {
+        Expr::Literal(v, _) if !v.is_null() => Some(v.to_string()),
+        _ => None,
+    };
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if *op == Operator::And => {
+            let mut filters = partition_filters(table, left, partitions)?;
+            filters.extend(partition_filters(table, right, partitions)?);
+            Ok(filters)
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (key, v, op) = match (column(left), value(right), column(right), value(left)) {
+                (Some(key), Some(v), _, _) => (key, v, *op),
+                (_, _, Some(key), Some(v)) => (key, v, op.swap().ok_or_else(refuse)?),
+                _ => return Err(refuse()),
+            };
+            let value = match op {
+                Operator::Eq => PartitionValue::Equal(v),
+                Operator::NotEq => PartitionValue::NotEqual(v),
+                Operator::Gt => PartitionValue::GreaterThan(v),
+                Operator::GtEq => PartitionValue::GreaterThanOrEqual(v),
+                Operator::Lt => PartitionValue::LessThan(v),
+                Operator::LtEq => PartitionValue::LessThanOrEqual(v),
+                _ => return Err(refuse()),
+            };
+            Ok(vec![PartitionFilter { key, value }])
+        }
+        Expr::InList(InList {
+            expr,
+            list,
+            negated,
+        }) => {
+            let key = column(expr).ok_or_else(refuse)?;
+            let values = list
+                .iter()
+                .map(value)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(refuse)?;
+            let value = if *negated {
+                PartitionValue::NotIn(values)
+            } else {
+                PartitionValue::In(values)
+            };
+            Ok(vec![PartitionFilter { key, value }])
+        }
+        _ => Err(refuse()),
+    }
 }
 
 /// How a merge treats matched and unmatched source rows.

@@ -29,6 +29,7 @@ mod delta;
 mod driver;
 mod errors;
 mod iceberg;
+mod layout;
 mod logstores;
 mod params;
 pub mod placeholders;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lakeorm_core::{
     ExecContext, ExecMetrics, ExecutionPlan, IngestId, Predicate, Result, Statement, TableSpec,
-    TableState, WriteSource,
+    WriteSource,
 };
 
 use crate::delta::{DeltaOps, MergeKind};
@@ -31,7 +31,13 @@ pub(crate) trait TableOps: Send + Sync {
         ingest_id: Option<&IngestId>,
     ) -> Result<ExecMetrics>;
     async fn delete_where(&self, table: &TableSpec, predicate: &Statement) -> Result<ExecMetrics>;
-    async fn optimize(&self, table: &TableSpec, target_size: Option<u64>) -> Result<ExecMetrics>;
+    async fn optimize(
+        &self,
+        table: &TableSpec,
+        target_size: Option<u64>,
+        zorder: &[String],
+        filter: Option<&Statement>,
+    ) -> Result<ExecMetrics>;
     async fn vacuum(
         &self,
         table: &TableSpec,
@@ -85,7 +91,15 @@ pub(crate) async fn execute(
             }
             Predicate::Sql(statement) => ops.delete_where(&table, &statement).await,
         },
-        ExecutionPlan::Optimize { table, target_size } => ops.optimize(&table, target_size).await,
+        ExecutionPlan::Optimize {
+            table,
+            target_size,
+            zorder,
+            filter,
+        } => {
+            ops.optimize(&table, target_size, &zorder, filter.as_ref())
+                .await
+        }
         ExecutionPlan::Vacuum {
             table,
             retention,
@@ -98,10 +112,21 @@ pub(crate) async fn execute(
 #[async_trait]
 impl TableOps for DeltaOps<'_> {
     async fn create(&self, table: &TableSpec, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
+        let state = table.table_state(ctx.dialect)?;
+        if !state.clustering.is_empty() {
+            return Err(lakeorm_core::Error::unsupported(
+                format!(
+                    "creating `{}` liquid-clustered by {}",
+                    table.table,
+                    state.clustering.join(", ")
+                ),
+                crate::errors::ENGINE,
+                "delta-rs does not write clustered tables; drop `with_liquid_clustering` on \
+                 this engine (optimize Z-orders by the same columns)",
+            ));
+        }
         // Transform partitions are generated columns, which the dialect declares.
-        let generated = ctx
-            .dialect
-            .generated_columns(&TableState::from_schema(&table.schema))?;
+        let generated = ctx.dialect.generated_columns(&state)?;
         DeltaOps::create(self, table, &generated).await
     }
     async fn append(
@@ -125,8 +150,14 @@ impl TableOps for DeltaOps<'_> {
     async fn delete_where(&self, table: &TableSpec, predicate: &Statement) -> Result<ExecMetrics> {
         DeltaOps::delete_where(self, table, predicate).await
     }
-    async fn optimize(&self, table: &TableSpec, target_size: Option<u64>) -> Result<ExecMetrics> {
-        DeltaOps::optimize(self, table, target_size).await
+    async fn optimize(
+        &self,
+        table: &TableSpec,
+        target_size: Option<u64>,
+        zorder: &[String],
+        filter: Option<&Statement>,
+    ) -> Result<ExecMetrics> {
+        DeltaOps::optimize(self, table, target_size, zorder, filter).await
     }
     async fn vacuum(
         &self,
@@ -140,8 +171,8 @@ impl TableOps for DeltaOps<'_> {
 
 #[async_trait]
 impl TableOps for IcebergOps<'_> {
-    async fn create(&self, table: &TableSpec, _ctx: ExecContext<'_>) -> Result<ExecMetrics> {
-        IcebergOps::create(self, table).await
+    async fn create(&self, table: &TableSpec, ctx: ExecContext<'_>) -> Result<ExecMetrics> {
+        IcebergOps::create(self, table, &table.table_state(ctx.dialect)?).await
     }
     async fn append(
         &self,
@@ -164,8 +195,14 @@ impl TableOps for IcebergOps<'_> {
     async fn delete_where(&self, table: &TableSpec, predicate: &Statement) -> Result<ExecMetrics> {
         IcebergOps::delete_where(self, table, predicate).await
     }
-    async fn optimize(&self, table: &TableSpec, target_size: Option<u64>) -> Result<ExecMetrics> {
-        IcebergOps::optimize(self, table, target_size).await
+    async fn optimize(
+        &self,
+        table: &TableSpec,
+        target_size: Option<u64>,
+        zorder: &[String],
+        filter: Option<&Statement>,
+    ) -> Result<ExecMetrics> {
+        IcebergOps::optimize(self, table, target_size, zorder, filter).await
     }
     async fn vacuum(
         &self,

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use lakeorm_core::sql::{self, SparkSqlDialect};
 use lakeorm_core::{
-    Dialect, Error, ExecutionPlan, GeneratedColumn, LakeSchema, LakeType, Partition, Result,
-    Safety, SchemaChange, Statement, TableFormat, TableRef, TableState, generated,
+    Dialect, Error, ExecutionPlan, GeneratedColumn, LakeSchema, LakeType, Layout, Partition,
+    Result, Safety, SchemaChange, Statement, TableFormat, TableRef, TableState, generated,
 };
 
 mod rules;
@@ -24,7 +24,11 @@ pub struct DeltaDialect {
     database: Option<String>,
     properties: BTreeMap<String, String>,
     managed: bool,
+    clustered: bool,
 }
+
+/// The most columns Delta clusters a table by.
+pub const MAX_CLUSTERING_COLUMNS: usize = 4;
 
 impl DeltaDialect {
     /// The default dialect: unqualified table names, no extra table properties.
@@ -56,6 +60,24 @@ impl DeltaDialect {
     pub fn managed_tables(mut self) -> Self {
         self.managed = true;
         self
+    }
+
+    /// Creates tables liquid-clustered (`CLUSTER BY`) by the model's layout columns (its
+    /// `sortable` columns, then its `indexed` ones and merge keys) instead of Z-ordering them on
+    /// `optimize`; `OPTIMIZE` then clusters incrementally.
+    ///
+    /// For engines that write clustered tables (Databricks, Delta Lake 3.1+ on Spark). The
+    /// embedded engine refuses to create them ([`Error::Unsupported`]): delta-rs does not
+    /// write clustered tables. A model that declares partitions, or more than
+    /// [`MAX_CLUSTERING_COLUMNS`] layout columns, is refused when its table is created.
+    pub fn with_liquid_clustering(mut self) -> Self {
+        self.clustered = true;
+        self
+    }
+
+    /// Whether tables are created liquid-clustered.
+    pub fn clusters_tables(&self) -> bool {
+        self.clustered
     }
 
     /// Enables deletion vectors on created tables (cheaper deletes and updates).
@@ -102,6 +124,42 @@ impl Dialect for DeltaDialect {
         self.properties.clone()
     }
 
+    fn table_state(&self, declared: TableState, layout: &Layout) -> Result<TableState> {
+        if !self.clustered || layout.zorder_by.is_empty() {
+            return Ok(declared);
+        }
+        let refuse = |reason: String| {
+            Err(Error::unsupported(
+                format!("liquid clustering of `{}`", declared.table),
+                "the delta dialect",
+                reason,
+            ))
+        };
+        if let Some(column) = declared.columns.iter().find(|c| c.partition.is_some()) {
+            return refuse(format!(
+                "a clustered table cannot also be partitioned (`{}` declares a partition); \
+                 drop the partition or the clustering",
+                column.name
+            ));
+        }
+        if layout.zorder_by.len() > MAX_CLUSTERING_COLUMNS {
+            return refuse(format!(
+                "Delta clusters by at most {MAX_CLUSTERING_COLUMNS} columns and the model's \
+                 layout names {} ({}); mark fewer columns sortable or indexed, or opt merge keys \
+                 out with #[lake(index_keys = false)]",
+                layout.zorder_by.len(),
+                layout.zorder_by.join(", ")
+            ));
+        }
+        let mut state = declared;
+        state.clustering.clone_from(&layout.zorder_by);
+        Ok(state)
+    }
+
+    fn locates_tables(&self) -> bool {
+        !self.managed
+    }
+
     fn table_ref(&self, table: &str) -> TableRef {
         TableRef {
             catalog: self.catalog.clone(),
@@ -111,6 +169,16 @@ impl Dialect for DeltaDialect {
     }
 
     fn render(&self, plan: &ExecutionPlan) -> Result<Vec<Statement>> {
+        if let ExecutionPlan::Optimize { table, zorder, .. } = plan
+            && self.clustered
+            && !zorder.is_empty()
+        {
+            return Err(Error::unsupported(
+                format!("Z-ordering the liquid-clustered table `{}`", table.table),
+                "the delta dialect",
+                "a clustered table is clustered by OPTIMIZE itself; optimize without Z-order columns",
+            ));
+        }
         sql::render(self, plan)
     }
 

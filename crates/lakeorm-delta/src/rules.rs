@@ -130,10 +130,7 @@ mod tests {
 
     #[test]
     fn creating_a_table_is_safe_unless_partitioned_by_a_transform_delta_cannot_express() {
-        let mut state = TableState {
-            table: "t".into(),
-            columns: vec![ColumnState::new("d", LakeType::Date, false)],
-        };
+        let mut state = TableState::new("t", vec![ColumnState::new("d", LakeType::Date, false)]);
         assert_eq!(
             judge(SchemaChange::CreateTable(state.clone())),
             Safety::Safe
@@ -158,10 +155,7 @@ mod tests {
 
     #[test]
     fn dropping_a_table_is_destructive() {
-        let state = TableState {
-            table: "t".into(),
-            columns: vec![],
-        };
+        let state = TableState::new("t", vec![]);
         assert!(destructive(&judge(SchemaChange::DropTable(state))));
     }
 

@@ -188,3 +188,114 @@ fn transforms_delta_cannot_express_are_typed_errors() {
         other => panic!("expected Unsupported, got {other:?}"),
     }
 }
+
+/// A model whose layout columns are `id` (sortable), then `email` (merge key) and `region`.
+#[derive(Lake)]
+#[lake(table = "accounts")]
+#[allow(dead_code)]
+struct Account {
+    #[lake(pk, sortable)]
+    id: i64,
+    #[lake(merge_key)]
+    email: String,
+    #[lake(indexed)]
+    region: String,
+}
+
+fn account_spec(dialect: &DeltaDialect) -> TableSpec {
+    TableSpec {
+        table: dialect.table_ref("accounts"),
+        format: dialect.format(),
+        location: Some(Location::parse("s3://bucket/lake/tables/accounts").unwrap()),
+        schema: Account::schema().clone(),
+        properties: dialect.properties().clone(),
+    }
+}
+
+fn optimize(zorder: &[&str], filter: Option<Statement>, target: Option<u64>) -> ExecutionPlan {
+    let d = DeltaDialect::new();
+    ExecutionPlan::Optimize {
+        table: account_spec(&d),
+        target_size: target,
+        zorder: zorder.iter().map(|c| (*c).to_owned()).collect(),
+        filter,
+    }
+}
+
+#[test]
+fn optimize_z_orders_within_a_bound_filter() {
+    let d = DeltaDialect::new();
+    let statements = d
+        .render(&optimize(
+            &["id", "email"],
+            Some(Statement::new("region = ?").bind("eu")),
+            None,
+        ))
+        .unwrap();
+    assert_eq!(
+        statements[0].sql,
+        "OPTIMIZE `accounts` WHERE region = 'eu' ZORDER BY (`id`, `email`)"
+    );
+    assert!(statements[0].params.is_empty());
+    assert_eq!(sql(&d, &optimize(&[], None, None)), "OPTIMIZE `accounts`");
+    // Spark sizes OPTIMIZE's files from a session conf.
+    let err = d.render(&optimize(&[], None, Some(1 << 20))).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("session_conf"), "{err}");
+    // Delta tables record no sort order: the DDL has none of Iceberg's layout statements.
+    let ddl = sql(
+        &d,
+        &ExecutionPlan::CreateTable {
+            table: account_spec(&d),
+        },
+    );
+    assert!(
+        !ddl.contains("ORDERED") && !ddl.contains("CLUSTER"),
+        "{ddl}"
+    );
+}
+
+#[test]
+fn liquid_clustering_is_a_dialect_option() {
+    let d = DeltaDialect::new().with_liquid_clustering();
+    let ddl = sql(
+        &d,
+        &ExecutionPlan::CreateTable {
+            table: account_spec(&d),
+        },
+    );
+    assert!(
+        ddl.contains(" USING delta CLUSTER BY (`id`, `email`, `region`) LOCATION "),
+        "{ddl}"
+    );
+    // Clustered tables are clustered by OPTIMIZE itself.
+    let err = d.render(&optimize(&["id"], None, None)).unwrap_err();
+    assert!(err.to_string().contains("clustered"), "{err}");
+    // Partitions and clustering exclude each other.
+    let mut partitioned = spec(&d);
+    partitioned.schema = User::schema().clone();
+    let err = d
+        .render(&ExecutionPlan::CreateTable { table: partitioned })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot also be partitioned"),
+        "{err}"
+    );
+    // Migration files create the same clustered table.
+    let state = d
+        .table_state(
+            lakeorm::TableState::from_schema(Account::schema()),
+            &Account::schema().layout(),
+        )
+        .unwrap();
+    let steps = d
+        .render_change(
+            &d.table_ref("accounts"),
+            &lakeorm::SchemaChange::CreateTable(state),
+        )
+        .unwrap();
+    assert!(
+        steps[0].contains("CLUSTER BY (`id`, `email`, `region`)"),
+        "{steps:?}"
+    );
+}

@@ -47,6 +47,8 @@ use proc_macro::TokenStream;
 /// | `#[lake(table = "name")]` | the table name; default: the snake_case plural of the type name (`OrderLine` → `order_lines`) |
 /// | `#[lake(rename_all = "…")]` | column names from field names: `snake_case`, `camelCase`, `PascalCase`, `SCREAMING_SNAKE_CASE`, `kebab-case`, `lowercase`, `UPPERCASE` |
 /// | `#[lake(crate = "path")]` | where lakeorm is, if not at `::lakeorm` |
+/// | `#[lake(key_buckets = N)]` | how many buckets an Iceberg table splits its merge key into when nothing else partitions it (default 16); see *Layout intents* |
+/// | `#[lake(index_keys = false)]` | merge keys are not laid out like `indexed` columns (no Z-order, bloom filters or Iceberg bucketing for them) |
 ///
 /// # Field attributes
 ///
@@ -56,8 +58,8 @@ use proc_macro::TokenStream;
 /// | `merge_key` | part of the merge key: `insert` upserts on it (composite allowed); never on an `Option` |
 /// | `column = "name"` | the column name |
 /// | `partition = "…"` | `identity`, `bucket(N)`, `truncate(N)`, `year`, `month`, `day`, `hour`; checked against the field's type. Iceberg stores the transform natively; Delta partitions by a generated column `<column>_<transform>` (`lakeorm_core::generated` lists the expressions and the types each takes) |
-/// | `indexed` | declares a lookup column: recorded in the schema (`LakeField::indexed`); it does not change the table's layout yet |
-/// | `sortable` | declares a sort column: recorded in the schema (`LakeField::sortable`); it does not change the table's layout yet |
+/// | `indexed` | a lookup column: Z-ordered by `optimize`, bloom filters in Parquet; see *Layout intents* |
+/// | `sortable` | a sort column: files written sorted by it, Iceberg's sort order; see *Layout intents* |
 /// | `nullable` | declare the column nullable although the field is not an `Option` |
 /// | `json` | store any serde type as JSON text |
 /// | `auto = "create_time"` / `"update_time"` | stamped by the client on write; timestamp fields only |
@@ -65,6 +67,27 @@ use proc_macro::TokenStream;
 /// | `skip` | not a column; filled with `Default::default()` on reads |
 /// | `decimal(P, S)` | precision and scale of a `rust_decimal::Decimal` column (required for them) |
 /// | `renamed_from = "old"` | the column used to be called `old`: `migrate generate` writes a rename instead of a drop and an add |
+///
+/// # Layout intents
+///
+/// `sortable`, `indexed` and merge keys (unless `index_keys = false`) shape the table's files;
+/// [`Layout`] says what a model's intents come to (`User::schema().layout()`):
+///
+/// | intent | Delta, embedded engine | Delta, Spark / Databricks | Iceberg, embedded engine | Iceberg, Spark |
+/// |---|---|---|---|---|
+/// | `sortable` | appends written sorted by it (a merge's source rows are sorted before it runs) | — (Delta has no table sort order) | sort order in the metadata; every write sorted by it | `ALTER TABLE … WRITE ORDERED BY` after `CREATE TABLE` (skipped with a warning where the server lacks it: Sail) |
+/// | `sortable`, `indexed`, merge keys on `maintain().optimize::<T>()` | delta-rs Z-order of every file | `OPTIMIZE … ZORDER BY (…)` | Z-ordered rewrite of every file | `rewrite_data_files(strategy => 'sort', sort_order => 'zorder(…)')` |
+/// | `indexed`, merge keys | Parquet bloom filters | — (no table property for them in Delta) | bloom filters, from the table property | `write.parquet.bloom-filter-enabled.column.<c>` in `TBLPROPERTIES` |
+/// | merge key, no `partition` | — | — | `bucket(key_buckets, key)` partition | `PARTITIONED BY (bucket(N, key))` |
+///
+/// Columns a Delta table is partitioned by are left out of its Z-order. With
+/// `DeltaDialect::with_liquid_clustering`, Delta tables are created `CLUSTER BY` the same
+/// columns instead (on engines that write clustered tables; the embedded engine refuses them
+/// with `Error::Unsupported`). `maintain().optimize::<T>()` takes other Z-order columns, a
+/// target file size and a filter on partition columns. Migration files create the same tables
+/// as `migrate::<T>()`.
+///
+/// [`Layout`]: https://docs.rs/lakeorm/latest/lakeorm/struct.Layout.html
 ///
 /// # Types
 ///
@@ -88,9 +111,12 @@ pub fn derive_lake(input: TokenStream) -> TokenStream {
 /// aggregate) that is not a table.
 ///
 /// Columns bind by name (exactly, then case-insensitively); extra columns in the result are
-/// ignored. Accepts the field attributes `column`, `json`, `decimal`, `nullable` and `skip`, and
-/// the container attributes `rename_all` and `crate`; table attributes (`pk`, `partition`,
-/// `validate`…) are an error, because a query shape is not a table.
+/// ignored. Accepts the field attributes `column`, `json`, `decimal`, `nullable`, `skip` and
+/// `ingest_id`, and the container attributes `rename_all` and `crate`; table attributes (`pk`,
+/// `partition`, `validate`, `key_buckets`…) are an error, because a query shape is not a table.
+///
+/// `#[lake(ingest_id)]` on a `lakeorm::IngestId` field binds the `_ingest_id` system column:
+/// which write stamped each row, for lineage queries without an SQL alias.
 ///
 /// ```
 /// use lakeorm::Row;

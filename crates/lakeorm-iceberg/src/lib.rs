@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 
 use lakeorm_core::sql::{self, SparkSqlDialect};
 use lakeorm_core::{
-    Dialect, Error, ExecutionPlan, LakeSchema, LakeType, Partition, Result, Safety, SchemaChange,
-    Statement, TableFormat, TableRef, TableSpec,
+    Dialect, Error, ExecutionPlan, LakeSchema, LakeType, Layout, Partition, Result, Safety,
+    SchemaChange, Statement, TableFormat, TableRef, TableSpec, TableState,
 };
 
 mod rules;
+
+pub use lakeorm_core::layout::ICEBERG_BLOOM_FILTER_PROPERTY as BLOOM_FILTER_PROPERTY;
 
 /// The catalog tables are qualified with unless configured.
 pub const DEFAULT_CATALOG: &str = "lakeorm";
@@ -94,6 +96,18 @@ impl IcebergDialect {
         lakeorm_core::quote::string_literal(&parts.join("."))
     }
 
+    /// `ALTER TABLE … WRITE ORDERED BY …` recording `state`'s sort order, if it has one.
+    fn write_order(&self, table: &TableRef, state: &TableState) -> Option<String> {
+        if state.sorted_by.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "ALTER TABLE {} WRITE ORDERED BY {}",
+            sql::qualified_ref(self, table),
+            sql::column_list(self, &state.sorted_by)
+        ))
+    }
+
     /// `CREATE NAMESPACE IF NOT EXISTS` for the configured namespace.
     pub fn create_namespace_sql(&self) -> String {
         let parts: Vec<String> = self
@@ -167,6 +181,25 @@ impl Dialect for IcebergDialect {
         self.properties.clone()
     }
 
+    /// A merge key is bucket-partitioned when nothing else partitions the table, the
+    /// `sortable` columns are the table's sort order, and indexed columns get bloom filters
+    /// through the property every Iceberg writer (Spark's, the embedded engine's) reads.
+    fn table_state(&self, declared: TableState, layout: &Layout) -> Result<TableState> {
+        let mut state = layout.bucket_keys(&declared);
+        state.sorted_by.clone_from(&layout.sort_by);
+        for column in &layout.bloom_filters {
+            state.properties.insert(
+                format!("{BLOOM_FILTER_PROPERTY}{column}"),
+                "true".to_owned(),
+            );
+        }
+        Ok(state)
+    }
+
+    fn locates_tables(&self) -> bool {
+        self.with_location
+    }
+
     fn table_ref(&self, table: &str) -> TableRef {
         TableRef {
             catalog: self.catalog.clone(),
@@ -178,21 +211,56 @@ impl Dialect for IcebergDialect {
     fn render(&self, plan: &ExecutionPlan) -> Result<Vec<Statement>> {
         match plan {
             // The namespace first: Spark's Iceberg catalogs do not create it with the table.
-            ExecutionPlan::CreateTable { .. } => {
+            ExecutionPlan::CreateTable { table } => {
                 let mut statements = vec![Statement::new(self.create_namespace_sql())];
                 statements.extend(sql::render(self, plan)?);
+                let state = table.table_state(self)?;
+                statements.extend(self.write_order(&table.table, &state).map(Statement::new));
                 Ok(statements)
             }
             // Iceberg's own procedures: no Iceberg engine accepts Delta's OPTIMIZE or VACUUM.
-            ExecutionPlan::Optimize { table, target_size } => {
-                let options = match target_size {
-                    Some(size) => format!(", options => map('target-file-size-bytes', '{size}')"),
-                    None => String::new(),
-                };
+            ExecutionPlan::Optimize {
+                table,
+                target_size,
+                zorder,
+                filter,
+            } => {
+                let mut args = vec![format!("table => {}", self.procedure_table(table))];
+                match zorder.as_slice() {
+                    [] => {}
+                    // Iceberg Z-orders two or more columns; one is a plain sort.
+                    [column] => args.push(format!(
+                        "strategy => 'sort', sort_order => {}",
+                        lakeorm_core::quote::string_literal(&format!(
+                            "{} ASC NULLS FIRST",
+                            self.quote_ident(column)
+                        ))
+                    )),
+                    columns => args.push(format!(
+                        "strategy => 'sort', sort_order => {}",
+                        lakeorm_core::quote::string_literal(&format!(
+                            "zorder({})",
+                            sql::column_list(self, columns)
+                        ))
+                    )),
+                }
+                if let Some(filter) = filter {
+                    // The procedure takes its filter as text, so values are inlined as escaped
+                    // literals here; nowhere else does lakeorm splice a bound value.
+                    args.push(format!(
+                        "where => {}",
+                        lakeorm_core::quote::string_literal(&filter.inline()?)
+                    ));
+                }
+                if let Some(size) = target_size {
+                    args.push(format!(
+                        "options => map('target-file-size-bytes', '{size}')"
+                    ));
+                }
                 Ok(vec![Statement::new(format!(
-                    "CALL {}.system.rewrite_data_files(table => {}{options})",
+                    "CALL {}.system.rewrite_data_files({})",
                     self.procedure_catalog(table),
-                    self.procedure_table(table)
+                    args.join(", ")
                 ))])
             }
             ExecutionPlan::Vacuum {
@@ -251,6 +319,11 @@ impl Dialect for IcebergDialect {
                         self.partition_sql(&field.column, field.transform)?
                     ));
                 }
+                Ok(steps)
+            }
+            SchemaChange::CreateTable(state) => {
+                let mut steps = sql::change_sql(self, table, change)?;
+                steps.extend(self.write_order(table, state));
                 Ok(steps)
             }
             SchemaChange::ChangeType { from, to, .. }

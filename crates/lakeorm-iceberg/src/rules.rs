@@ -117,10 +117,10 @@ mod tests {
 
     #[test]
     fn creating_a_table_checks_transforms_against_types() {
-        let mut state = TableState {
-            table: "t".into(),
-            columns: vec![ColumnState::new("ts", LakeType::Timestamp, false)],
-        };
+        let mut state = TableState::new(
+            "t",
+            vec![ColumnState::new("ts", LakeType::Timestamp, false)],
+        );
         state.columns[0].partition = Some(Partition::Hour);
         assert_eq!(
             judge(SchemaChange::CreateTable(state.clone())),
@@ -132,10 +132,7 @@ mod tests {
 
     #[test]
     fn dropping_a_table_or_column_and_renaming_are_destructive() {
-        let state = TableState {
-            table: "t".into(),
-            columns: vec![],
-        };
+        let state = TableState::new("t", vec![]);
         assert!(destructive(&judge(SchemaChange::DropTable(state))));
         assert!(destructive(&judge(SchemaChange::DropColumn(
             ColumnState::new("a", LakeType::Int32, true)

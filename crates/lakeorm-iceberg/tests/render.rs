@@ -177,6 +177,8 @@ fn maintenance_uses_icebergs_procedures() {
         &ExecutionPlan::Optimize {
             table: spec(&d),
             target_size: Some(134_217_728),
+            zorder: Vec::new(),
+            filter: None,
         },
     );
     assert_eq!(
@@ -209,7 +211,9 @@ fn maintenance_uses_icebergs_procedures() {
             &session,
             &ExecutionPlan::Optimize {
                 table: spec(&session),
-                target_size: None
+                target_size: None,
+                zorder: Vec::new(),
+                filter: None,
             }
         )
         .starts_with("CALL `spark_catalog`.system.rewrite_data_files(table => 'default.users')")
@@ -230,5 +234,98 @@ fn create_table_creates_the_namespace_first() {
         statements[1].sql.starts_with("CREATE TABLE IF NOT EXISTS"),
         "{}",
         statements[1].sql
+    );
+}
+
+/// A model whose intents shape the table: a sort order, a bucketed merge key, bloom filters.
+#[derive(Lake)]
+#[lake(table = "accounts", key_buckets = 8)]
+#[allow(dead_code)]
+struct Account {
+    #[lake(pk, sortable)]
+    id: i64,
+    #[lake(merge_key)]
+    email: String,
+    #[lake(indexed)]
+    region: String,
+    #[lake(sortable)]
+    opened: DateTime<Utc>,
+}
+
+fn account_spec(dialect: &IcebergDialect) -> TableSpec {
+    TableSpec {
+        table: dialect.table_ref("accounts"),
+        format: dialect.format(),
+        location: None,
+        schema: Account::schema().clone(),
+        properties: dialect.properties().clone(),
+    }
+}
+
+#[test]
+fn layout_intents_are_stated_in_the_ddl() {
+    let d = IcebergDialect::new();
+    let statements: Vec<String> = d
+        .render(&ExecutionPlan::CreateTable {
+            table: account_spec(&d),
+        })
+        .unwrap()
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+    assert_eq!(
+        statements[1],
+        "CREATE TABLE IF NOT EXISTS `lakeorm`.`default`.`accounts` (`id` BIGINT NOT NULL, \
+         `email` STRING NOT NULL, `region` STRING NOT NULL, `opened` TIMESTAMP NOT NULL, \
+         `_ingest_id` STRING) USING iceberg PARTITIONED BY (bucket(8, `email`)) TBLPROPERTIES \
+         ('write.parquet.bloom-filter-enabled.column.email' = 'true', \
+         'write.parquet.bloom-filter-enabled.column.region' = 'true')"
+    );
+    assert_eq!(
+        statements[2],
+        "ALTER TABLE `lakeorm`.`default`.`accounts` WRITE ORDERED BY `id`, `opened`"
+    );
+    assert_eq!(statements.len(), 3);
+    // A declared partition wins: `User` is partitioned by country, so its key is not bucketed.
+    let user = sql(&d, &ExecutionPlan::CreateTable { table: spec(&d) });
+    assert!(user.contains("PARTITIONED BY (`country`)"), "{user}");
+    assert!(!user.contains("bucket("), "{user}");
+    // Migration files create the same table.
+    let state = d
+        .table_state(
+            lakeorm::TableState::from_schema(Account::schema()),
+            &Account::schema().layout(),
+        )
+        .unwrap();
+    let steps = d
+        .render_change(
+            &d.table_ref("accounts"),
+            &lakeorm::SchemaChange::CreateTable(state),
+        )
+        .unwrap();
+    assert_eq!(steps, statements[1..]);
+}
+
+#[test]
+fn optimize_z_orders_sorts_and_filters() {
+    let d = IcebergDialect::new();
+    let optimize = |zorder: &[&str], filter: Option<Statement>| {
+        sql(
+            &d,
+            &ExecutionPlan::Optimize {
+                table: account_spec(&d),
+                target_size: None,
+                zorder: zorder.iter().map(|c| (*c).to_owned()).collect(),
+                filter,
+            },
+        )
+    };
+    assert_eq!(
+        optimize(&["id", "email"], None),
+        "CALL `lakeorm`.system.rewrite_data_files(table => 'default.accounts', strategy => 'sort', sort_order => 'zorder(`id`, `email`)')"
+    );
+    assert_eq!(
+        optimize(&["id"], Some(Statement::new("region = ?").bind("e'u"))),
+        "CALL `lakeorm`.system.rewrite_data_files(table => 'default.accounts', strategy => 'sort', sort_order => '`id` ASC NULLS FIRST', where => 'region = \\'e\\\\\\'u\\'')"
     );
 }

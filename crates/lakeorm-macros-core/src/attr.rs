@@ -5,6 +5,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned as _;
 use syn::{Attribute, DeriveInput, LitStr, Type};
 
+use crate::check::INGEST_ID_COLUMN;
 use crate::ctxt::Ctxt;
 use crate::naming::{self, RenameRule};
 use crate::rules::{self, Rule};
@@ -96,6 +97,8 @@ pub(crate) struct ContainerAttrs {
     pub(crate) table: Option<Spanned<String>>,
     pub(crate) rename_all: Option<Spanned<RenameRule>>,
     pub(crate) krate: Option<Spanned<syn::Path>>,
+    pub(crate) key_buckets: Option<Spanned<u32>>,
+    pub(crate) index_keys: Option<Spanned<bool>>,
 }
 
 /// Field attributes.
@@ -114,6 +117,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) skip: Option<Spanned<()>>,
     pub(crate) decimal: Option<Spanned<(u8, i8)>>,
     pub(crate) renamed_from: Option<Spanned<String>>,
+    pub(crate) ingest_id: Option<Spanned<()>>,
 }
 
 impl FieldAttrs {
@@ -150,6 +154,7 @@ impl FieldAttrs {
         flag("nullable", self.nullable.as_ref().map(|s| s.span));
         flag("json", self.json.as_ref().map(|s| s.span));
         flag("decimal", self.decimal.as_ref().map(|s| s.span));
+        flag("ingest_id", self.ingest_id.as_ref().map(|s| s.span));
         found
     }
 }
@@ -172,8 +177,8 @@ pub(crate) struct Container {
     pub(crate) fields: Vec<Field>,
 }
 
-const CONTAINER_KEYS: &str = "table, rename_all, crate";
-const FIELD_KEYS: &str = "pk, merge_key, column, partition, indexed, sortable, nullable, json, auto, validate, skip, decimal, renamed_from";
+const CONTAINER_KEYS: &str = "table, rename_all, crate, key_buckets, index_keys";
+const FIELD_KEYS: &str = "pk, merge_key, column, partition, indexed, sortable, nullable, json, auto, validate, skip, decimal, renamed_from, ingest_id";
 
 /// Consumes the value of an unknown key (`= …` or `(…)`), so that the keys after it are still
 /// parsed and reported.
@@ -219,6 +224,18 @@ fn parse_container_attrs(cx: &mut Ctxt, input: &DeriveInput) -> ContainerAttrs {
                 let lit: LitStr = meta.value()?.parse()?;
                 let path: syn::Path = lit.parse()?;
                 set_once(cx, &mut out.krate, path, lit.span(), "crate");
+            } else if meta.path.is_ident("key_buckets") {
+                let lit: syn::LitInt = meta.value()?.parse()?;
+                match lit.base10_parse::<u32>() {
+                    Ok(n) if n > 0 => set_once(cx, &mut out.key_buckets, n, lit.span(), "key_buckets"),
+                    _ => cx.error_spanned_by(
+                        &lit,
+                        "`key_buckets` takes a whole number greater than zero, as in `key_buckets = 16`",
+                    ),
+                }
+            } else if meta.path.is_ident("index_keys") {
+                let lit: syn::LitBool = meta.value()?.parse()?;
+                set_once(cx, &mut out.index_keys, lit.value, lit.span(), "index_keys");
             } else {
                 let key = meta
                     .path
@@ -286,6 +303,7 @@ fn parse_field_attrs(cx: &mut Ctxt, field: &syn::Field) -> FieldAttrs {
                 "nullable" => set_once(cx, &mut out.nullable, (), span, "nullable"),
                 "json" => set_once(cx, &mut out.json, (), span, "json"),
                 "skip" => set_once(cx, &mut out.skip, (), span, "skip"),
+                "ingest_id" => set_once(cx, &mut out.ingest_id, (), span, "ingest_id"),
                 "column" => {
                     let lit: LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.column, lit.value(), lit.span(), "column");
@@ -408,6 +426,8 @@ pub(crate) fn parse(cx: &mut Ctxt, input: &DeriveInput, derive: Derive) -> Optio
                 .to_owned();
             let column = match (&attrs.column, rename) {
                 (Some(c), _) => c.value.clone(),
+                // The system column keeps its name whatever `rename_all` says.
+                (None, _) if attrs.ingest_id.is_some() => INGEST_ID_COLUMN.to_owned(),
                 (None, Some(rule)) => rule.apply(&rust_name),
                 (None, None) => rust_name,
             };

@@ -45,6 +45,26 @@ pub(crate) fn is_option(ty: &Type) -> bool {
 }
 
 pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
+    if container.derive == Derive::Row {
+        let layout = [
+            (
+                "key_buckets",
+                container.attrs.key_buckets.as_ref().map(|s| s.span),
+            ),
+            (
+                "index_keys",
+                container.attrs.index_keys.as_ref().map(|s| s.span),
+            ),
+        ];
+        for (name, span) in layout {
+            if let Some(span) = span {
+                cx.error_at(
+                    span,
+                    format!("`{name}` describes a table's layout; it belongs on a #[derive(Lake)] model, not on a #[derive(Row)] query shape"),
+                );
+            }
+        }
+    }
     let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
     let mut columns = 0usize;
     for field in &container.fields {
@@ -66,9 +86,39 @@ pub(crate) fn check(cx: &mut Ctxt, container: &Container) {
             }
         }
 
+        // The system column, read by query shapes only.
+        if let Some(id) = &a.ingest_id {
+            if container.derive == Derive::Lake {
+                cx.error_at(
+                    id.span,
+                    "`ingest_id` reads the system column lakeorm stamps on every row; it belongs on a #[derive(Row)] query shape, not on a #[derive(Lake)] model, whose writes set it",
+                );
+            }
+            if let Some(c) = &a.column {
+                cx.error_at(
+                    c.span,
+                    "`column` contradicts `ingest_id`: the field binds the `_ingest_id` column",
+                );
+            }
+            let typed = [
+                ("json", a.json.as_ref().map(|s| s.span)),
+                ("decimal", a.decimal.as_ref().map(|s| s.span)),
+            ];
+            for (name, span) in typed {
+                if let Some(span) = span {
+                    cx.error_at(
+                        span,
+                        format!("`{name}` contradicts `ingest_id`: the ingest id is a UUID column"),
+                    );
+                }
+            }
+        }
+
         // Column names.
         let column_span = a.column.as_ref().map_or(field.ident.span(), |c| c.span);
-        if field.column == INGEST_ID_COLUMN {
+        if a.ingest_id.is_some() {
+            // Bound to the system column by name (checked above).
+        } else if field.column == INGEST_ID_COLUMN {
             cx.error_at(
                 column_span,
                 "`_ingest_id` is the system column lakeorm stamps on every row; choose another column name",

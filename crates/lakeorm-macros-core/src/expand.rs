@@ -160,11 +160,33 @@ fn schema_fn(cx: &Ctx<'_>) -> TokenStream {
             }
         }
     });
+    let a = &c.attrs;
+    let layout = if a.key_buckets.is_some() || a.index_keys.is_some() {
+        let key_buckets = a
+            .key_buckets
+            .as_ref()
+            .map_or(quote!(#krate::DEFAULT_KEY_BUCKETS), |n| {
+                let n = n.value;
+                quote!(#n)
+            });
+        let index_keys = a.index_keys.as_ref().map_or(quote!(true), |b| {
+            let b = b.value;
+            quote!(#b)
+        });
+        quote! {
+            .with_layout_options(#krate::LayoutOptions {
+                key_buckets: #key_buckets,
+                index_keys: #index_keys,
+            })
+        }
+    } else {
+        TokenStream::new()
+    };
     quote! {
         fn schema() -> &'static #krate::LakeSchema {
             static SCHEMA: #p::OnceLock<#krate::LakeSchema> = #p::OnceLock::new();
             SCHEMA.get_or_init(|| {
-                #krate::LakeSchema::new(#type_name, #table, ::std::vec![#(#fields),*])
+                #krate::LakeSchema::new(#type_name, #table, ::std::vec![#(#fields),*])#layout
             })
         }
     }

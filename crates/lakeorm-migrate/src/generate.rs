@@ -83,11 +83,11 @@ impl<'a> Generator<'a> {
         let mut report = GenerateReport::default();
         let mut pending = Vec::new();
         for model in models {
-            let changes = diff(
-                dir.state_of(model.table()),
-                &model.state,
-                &model.rename_pairs(),
-            );
+            // The table as this dialect creates it for the model, as `migrate::<T>()` would.
+            let state = self
+                .dialect
+                .table_state(model.state.clone(), &model.layout)?;
+            let changes = diff(dir.state_of(model.table()), &state, &model.rename_pairs());
             if changes.is_empty() {
                 report.unchanged.push(model.table().to_owned());
                 continue;
@@ -96,7 +96,7 @@ impl<'a> Generator<'a> {
                 version = version.max(latest + 1);
             }
             let name = format!("{version}_{}.sql", model.table());
-            let text = self.render(&model.state, &changes)?;
+            let text = self.render(&state, &changes)?;
             let file = MigrationFile::parse(&name, &text)?;
             let destructive = changes
                 .iter()

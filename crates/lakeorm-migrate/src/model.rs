@@ -1,6 +1,6 @@
 //! The models a project migrates.
 
-use lakeorm_core::{Error, Lake, LakeSchema, Result, TableState};
+use lakeorm_core::{Error, Lake, LakeSchema, Layout, Result, TableState};
 use serde::{Deserialize, Serialize};
 
 /// A column rename declared with `#[lake(renamed_from = "…")]`.
@@ -22,6 +22,11 @@ pub struct ModelSpec {
     /// Declared renames.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub renames: Vec<Rename>,
+    /// What the model's layout intents ask of its table; the dialect turns it into table
+    /// structure ([`Dialect::table_state`](lakeorm_core::Dialect::table_state)) when a migration
+    /// is written, as `migrate::<T>()` does when it creates the table.
+    #[serde(default)]
+    pub layout: Layout,
 }
 
 impl ModelSpec {
@@ -45,6 +50,7 @@ impl ModelSpec {
                     })
                 })
                 .collect(),
+            layout: schema.layout(),
         }
     }
 

@@ -18,10 +18,7 @@ fn base() -> Vec<ColumnState> {
 fn spec(columns: Vec<ColumnState>, renames: &[(&str, &str)]) -> ModelSpec {
     ModelSpec {
         model: "User".into(),
-        state: TableState {
-            table: "users".into(),
-            columns,
-        },
+        state: TableState::new("users", columns),
         renames: renames
             .iter()
             .map(|(from, to)| Rename {
@@ -29,6 +26,7 @@ fn spec(columns: Vec<ColumnState>, renames: &[(&str, &str)]) -> ModelSpec {
                 to: (*to).into(),
             })
             .collect(),
+        layout: Default::default(),
     }
 }
 
@@ -237,11 +235,12 @@ fn versions_increase_and_states_chain() {
     let dialect = DeltaDialect::new();
     let orders = ModelSpec {
         model: "Order".into(),
-        state: TableState {
-            table: "orders".into(),
-            columns: vec![ColumnState::new("id", LakeType::Int64, false)],
-        },
+        state: TableState::new(
+            "orders",
+            vec![ColumnState::new("id", LakeType::Int64, false)],
+        ),
         renames: vec![],
+        layout: Default::default(),
     };
     // The same clock for two tables and a later run: versions stay unique and ordered.
     let first = Generator::new(dir.path(), &dialect)

@@ -161,6 +161,30 @@ impl Client {
         })
     }
 
+    /// A migration file's statement as this client runs it: a `CREATE TABLE` without a
+    /// `LOCATION` gets the Backend's table location when the dialect places tables there, so a
+    /// file creates the table where `migrate::<T>()` does (files are written without one, so
+    /// that one file serves every lake).
+    pub(crate) fn placed(&self, sql: &str) -> Result<String> {
+        let dialect = &self.inner.dialect;
+        let Some(created) = lakeorm_core::statement_words::create_table(sql) else {
+            return Ok(sql.to_owned());
+        };
+        if !dialect.locates_tables() || created.location.is_some() || created.from_query {
+            return Ok(sql.to_owned());
+        }
+        let unquoted = created.unquoted_name();
+        let table = unquoted.rsplit('.').next().unwrap_or(&unquoted);
+        let backend = &self.inner.backend;
+        let location =
+            backend.engine_location(&backend.table_location(table), self.inner.driver.flavor())?;
+        Ok(format!(
+            "{} LOCATION {}",
+            sql.trim_end().trim_end_matches(';'),
+            lakeorm_core::quote::string_literal(location.as_str())
+        ))
+    }
+
     /// `name` as SQL of this client's dialect: qualified as the dialect qualifies tables, each
     /// part quoted.
     pub fn sql_table_name(&self, name: &str) -> String {

@@ -66,7 +66,7 @@ pub use idempotency::IDEMPOTENCY_TABLE;
 pub use lakeorm_backends::{CleanupReport, Compression, MIN_STAGING_AGE, PartWriterOptions};
 #[cfg(feature = "embedded")]
 pub use local::{DEFAULT_LAKE_PATH, LAKE_PATH_ENV, LocalBuilder, LocalDialect, local};
-pub use maintain::{Maintenance, Vacuum};
+pub use maintain::{Maintenance, Optimize, Vacuum};
 pub use migrate::{MigrateReport, MigrationState, MigrationStatus, Migrator};
 pub use options::{ClientOptions, ConflictStrategy, RetryPolicy, WritePath};
 pub use query::Query;
@@ -78,9 +78,10 @@ pub use write::{Insert, WriteReport};
 
 // The model layer.
 pub use lakeorm_core::{
-    AutoKind, ColumnType, ColumnValue, FieldError, INGEST_ID_COLUMN, IngestId, Lake, LakeField,
-    LakeSchema, LakeType, MAX_JSON_BYTES, Partition, Row, RuleSpec, SortableId, StructField,
-    ValidationError, from_json, from_json_array, register_validator, schema_fingerprint, validate,
+    AutoKind, ColumnType, ColumnValue, DEFAULT_KEY_BUCKETS, FieldError, INGEST_ID_COLUMN, IngestId,
+    Lake, LakeField, LakeSchema, LakeType, Layout, LayoutOptions, MAX_JSON_BYTES, Partition, Row,
+    RuleSpec, SortableId, StructField, ValidationError, from_json, from_json_array,
+    register_validator, schema_fingerprint, validate,
 };
 pub use lakeorm_derive::{Lake, Row};
 

@@ -261,7 +261,8 @@ impl<'a> Migrator<'a> {
     async fn run(&self, file: &MigrationFile, statements: &[String]) -> Result<MigrationRun> {
         let started = Instant::now();
         for (i, statement) in statements.iter().enumerate() {
-            if let Err(e) = self.client.exec(statement.as_str()).await {
+            let placed = self.client.placed(statement)?;
+            if let Err(e) = self.client.exec(placed.as_str()).await {
                 let reason = if i == 0 {
                     "failed; nothing of this file was applied".to_owned()
                 } else {
@@ -443,6 +444,9 @@ mod tests {
                 ColumnState::new("email", LakeType::String, true),
                 ColumnState::new("gone", LakeType::String, true),
             ],
+            clustering: Vec::new(),
+            sorted_by: Vec::new(),
+            properties: Default::default(),
         };
         let table: SchemaRef = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int32, true),

@@ -73,3 +73,41 @@ impl ColumnReader for UuidReader {
         }
     }
 }
+
+/// The system column's value, read by query shapes through `#[lake(ingest_id)]`: stored as
+/// the id's hyphenated text. A value that is not a version-7 UUID is a decode error, since
+/// lakeorm stamps nothing else there.
+impl ColumnValue for crate::ingest::IngestId {
+    type Builder = StringBuilder;
+    type Reader = UuidReader;
+
+    fn column_type(hint: &TypeHint) -> ColumnType {
+        <uuid::Uuid as ColumnValue>::column_type(hint)
+    }
+    fn builder(ty: &LakeType, capacity: usize) -> Self::Builder {
+        <uuid::Uuid as ColumnValue>::builder(ty, capacity)
+    }
+    #[inline]
+    fn append(&self, builder: &mut Self::Builder) -> Result<(), EncodeError> {
+        self.as_uuid().append(builder)
+    }
+    fn reader(array: &ArrayRef, ty: &LakeType) -> Result<Self::Reader, DecodeError> {
+        <uuid::Uuid as ColumnValue>::reader(array, ty)
+    }
+    #[inline]
+    fn read(reader: &Self::Reader, row: usize) -> Result<Self, DecodeError> {
+        let uuid = <uuid::Uuid as ColumnValue>::read(reader, row)?;
+        crate::ingest::IngestId::from_uuid(uuid).ok_or_else(|| {
+            DecodeError::invalid(
+                row,
+                format!("`{uuid}` is not an ingest id (a version-7 UUID)"),
+            )
+        })
+    }
+    fn from_json(value: &Value) -> Result<Self, JsonError> {
+        let uuid = <uuid::Uuid as ColumnValue>::from_json(value)?;
+        crate::ingest::IngestId::from_uuid(uuid).ok_or_else(|| {
+            JsonError::new(format!("`{uuid}` is not an ingest id (a version-7 UUID)"))
+        })
+    }
+}

@@ -1,4 +1,4 @@
-//! `OPTIMIZE t`, `VACUUM t [RETAIN n HOURS] [DRY RUN]`, `DESCRIBE DETAIL t`,
+//! `OPTIMIZE t [ZORDER BY (…)]`, `VACUUM t [RETAIN n HOURS] [DRY RUN]`, `DESCRIBE DETAIL t`,
 //! `DESCRIBE HISTORY t [LIMIT n]` and `DESCRIBE [TABLE] t`, on delta-rs.
 //!
 //! `VACUUM` below the default retention (168 hours) is refused while
@@ -83,6 +83,41 @@ impl Cursor {
         }
     }
 
+    /// `(a, b)` or `a, b`: column names.
+    fn columns(&mut self) -> Result<Vec<String>, SqlError> {
+        let parens = matches!(self.tokens.get(self.pos), Some(Token::LParen));
+        if parens {
+            self.pos += 1;
+        }
+        let mut columns = Vec::new();
+        loop {
+            match self.tokens.get(self.pos) {
+                Some(Token::Word(w)) => {
+                    columns.push(w.value.clone());
+                    self.pos += 1;
+                }
+                other => {
+                    return Err(SqlError::syntax(format!(
+                        "Syntax error at or near {}: expected a column name.",
+                        other.map_or("end of input".to_owned(), |t| format!("'{t}'"))
+                    )));
+                }
+            }
+            if matches!(self.tokens.get(self.pos), Some(Token::Comma)) {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        if parens {
+            if !matches!(self.tokens.get(self.pos), Some(Token::RParen)) {
+                return Err(SqlError::syntax("Syntax error: expected ')'."));
+            }
+            self.pos += 1;
+        }
+        Ok(columns)
+    }
+
     fn number(&mut self) -> Result<u64, SqlError> {
         match self.tokens.get(self.pos) {
             Some(Token::Number(n, _)) => {
@@ -125,8 +160,20 @@ pub(super) async fn execute(
     let mut c = Cursor::new(sql)?;
     if c.keyword("OPTIMIZE") {
         let name = c.name()?;
+        if c.keyword("WHERE") {
+            return Err(SqlError::unsupported(
+                "OPTIMIZE … WHERE in lakeorm-databricks-server (a workspace accepts it)",
+            ));
+        }
+        let mut zorder = Vec::new();
+        if c.keyword("ZORDER") {
+            if !c.keyword("BY") {
+                return Err(SqlError::syntax("Syntax error: expected BY after ZORDER."));
+            }
+            zorder = c.columns()?;
+        }
         c.end()?;
-        return optimize(engine, &name).await;
+        return optimize(engine, &name, zorder).await;
     }
     if c.keyword("VACUUM") {
         let name = c.name()?;
@@ -180,12 +227,21 @@ fn location_text(engine: &Engine, table: &str) -> String {
     engine.backend.table_location(table).as_str().to_owned()
 }
 
-async fn optimize(engine: &Engine, name: &ObjectName) -> Result<Output, SqlError> {
+async fn optimize(
+    engine: &Engine,
+    name: &ObjectName,
+    zorder: Vec<String>,
+) -> Result<Output, SqlError> {
     let table_name = engine.table_name(name)?;
     let table = open_table(engine, &table_name).await?;
+    let kind = if zorder.is_empty() {
+        OptimizeType::Compact
+    } else {
+        OptimizeType::ZOrder(zorder)
+    };
     let (_, metrics) = table
         .optimize()
-        .with_type(OptimizeType::Compact)
+        .with_type(kind)
         .await
         .map_err(|e| delta_error(&table_name, e))?;
     let numbers = [

@@ -12,7 +12,7 @@ use iceberg::spec::{
     UnboundPartitionField, UnboundPartitionSpec,
 };
 use iceberg::{TableCreation, TableRequirement, TableUpdate};
-use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Result};
+use lakeorm_core::{Error, ExecMetrics, INGEST_ID_COLUMN, Result, TableState};
 
 use super::errors::iceberg as iceberg_error;
 use super::schema::{partition_field_name, transform};
@@ -367,6 +367,28 @@ fn alteration(
                 vec![TableUpdate::SetProperties {
                     updates: properties.clone().into_iter().collect(),
                 }],
+            )));
+        }
+        AlterOp::WriteOrderedBy(columns) => {
+            let mut state = TableState::new(name, Vec::new());
+            state.sorted_by.clone_from(columns);
+            let sort_order = super::schema::sort_order(&state, schema)?;
+            if sort_order.fields == metadata.default_sort_order().fields {
+                return Ok(None);
+            }
+            return Ok(Some((
+                vec![
+                    TableRequirement::UuidMatch {
+                        uuid: metadata.uuid(),
+                    },
+                    TableRequirement::DefaultSortOrderIdMatch {
+                        default_sort_order_id: metadata.default_sort_order_id(),
+                    },
+                ],
+                vec![
+                    TableUpdate::AddSortOrder { sort_order },
+                    TableUpdate::SetDefaultSortOrder { sort_order_id: -1 },
+                ],
             )));
         }
         AlterOp::AddPartitionField(p) | AlterOp::DropPartitionField(p) => {

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use futures::TryStreamExt as _;
+use iceberg::expr::Predicate;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{ManifestList, TableMetadata};
 use iceberg::table::Table;
@@ -15,8 +16,15 @@ use super::rewrite::Rewrite;
 
 /// Plans a compaction of `table`: the rows of its small files (see [`small_files`]), to be
 /// rewritten into as few files as `target_size` (default: the table's
-/// `write.target-file-size-bytes`) allows.
-pub(crate) async fn compaction(table: &Table, target_size: Option<u64>) -> Result<Rewrite> {
+/// `write.target-file-size-bytes`) allows. With `zorder` columns every file is rewritten,
+/// Z-ordered by them, since ordering is what is asked of the rewrite. `filter` limits the
+/// files to those that may hold matching rows.
+pub(crate) async fn compaction(
+    table: &Table,
+    target_size: Option<u64>,
+    zorder: &[String],
+    filter: Option<Predicate>,
+) -> Result<Rewrite> {
     let name = table.identifier().name();
     let target = match target_size {
         Some(size) => size,
@@ -29,7 +37,11 @@ pub(crate) async fn compaction(table: &Table, target_size: Option<u64>) -> Resul
         }
     };
     let view = super::tables::current_view(table)?;
-    let tasks = small_files(&view, target).await?;
+    let tasks = if zorder.is_empty() {
+        small_files(&view, target, filter).await?
+    } else {
+        live_files(&view, filter).await?
+    };
     let removed = tasks.iter().map(|t| t.data_file_path.clone()).collect();
     let unfiltered = tasks.into_iter().map(|mut t| {
         t.predicate = None;
@@ -48,29 +60,41 @@ pub(crate) async fn compaction(table: &Table, target_size: Option<u64>) -> Resul
         removed,
         rows,
         replace: true,
+        zorder: zorder.to_vec(),
+        target_size,
         ..Default::default()
     })
 }
 
-/// The files compaction rewrites: live data files smaller than `target`, in partitions holding
-/// more than one of them (a lone small file is already as compact as its partition gets).
-async fn small_files(table: &Table, target: u64) -> Result<Vec<FileScanTask>> {
+/// The live data files of `table` that may hold rows matching `filter`.
+async fn live_files(table: &Table, filter: Option<Predicate>) -> Result<Vec<FileScanTask>> {
     let name = table.identifier().name();
     if table.metadata().current_snapshot().is_none() {
         return Ok(Vec::new());
     }
     let fail = |e| iceberg_error(name, "planning compaction", e);
-    let tasks: Vec<FileScanTask> = table
-        .scan()
-        .select_all()
-        .build()
+    let mut scan = table.scan().select_all();
+    if let Some(filter) = filter {
+        scan = scan.with_filter(filter);
+    }
+    scan.build()
         .map_err(fail)?
         .plan_files()
         .await
         .map_err(fail)?
         .try_collect()
         .await
-        .map_err(fail)?;
+        .map_err(fail)
+}
+
+/// The files compaction rewrites: live data files smaller than `target`, in partitions holding
+/// more than one of them (a lone small file is already as compact as its partition gets).
+async fn small_files(
+    table: &Table,
+    target: u64,
+    filter: Option<Predicate>,
+) -> Result<Vec<FileScanTask>> {
+    let tasks = live_files(table, filter).await?;
     let mut groups: BTreeMap<String, Vec<FileScanTask>> = BTreeMap::new();
     for task in tasks {
         if task.file_size_in_bytes < target || !task.deletes.is_empty() {

@@ -17,7 +17,8 @@ use iceberg::TableCreation;
 use iceberg::spec::DataFile;
 use iceberg_datafusion::IcebergStaticTableProvider;
 use lakeorm_core::{
-    AsOf, Error, ExecMetrics, IngestId, Result, Statement, TableSpec, TableStats, WriteSource,
+    AsOf, Error, ExecMetrics, IngestId, Result, Statement, TableSpec, TableState, TableStats,
+    WriteSource,
 };
 
 use crate::catalog::LakeSchemaProvider;
@@ -136,19 +137,23 @@ impl IcebergOps<'_> {
         Ok(version)
     }
 
-    /// Creates `spec`'s table (a no-op when it exists).
-    pub(crate) async fn create(&self, spec: &TableSpec) -> Result<ExecMetrics> {
+    /// Creates `spec`'s table as `state` (the dialect's table for the model: partitioning,
+    /// sort order, layout properties) describes it; a no-op when it exists.
+    pub(crate) async fn create(&self, spec: &TableSpec, state: &TableState) -> Result<ExecMetrics> {
         let location = location(spec)?;
         let table_schema = schema::table_schema(&spec.schema)?;
-        let partition_spec = schema::partition_spec(&spec.schema, &table_schema)?;
+        let partition_spec = schema::partition_spec(state, &table_schema)?;
+        let sort_order = schema::sort_order(state, &table_schema)?;
         let creation = TableCreation::builder()
             .name(spec.table.name.clone())
             .location(location.to_string())
             .schema(table_schema)
             .partition_spec(partition_spec)
+            .sort_order(sort_order)
             .properties(
                 spec.properties
                     .iter()
+                    .chain(&state.properties)
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect::<HashMap<_, _>>(),
             )
@@ -307,7 +312,11 @@ impl IcebergOps<'_> {
                     ..Default::default()
                 });
             }
-            let files = write::data_files(&current.table, &planned.rows).await?;
+            let order = write::Order {
+                zorder: &planned.zorder,
+                target_size: planned.target_size,
+            };
+            let files = write::data_files_ordered(&current.table, &planned.rows, order).await?;
             let metrics = ExecMetrics {
                 rows_inserted: planned.inserted,
                 rows_updated: planned.updated,
@@ -346,9 +355,32 @@ impl IcebergOps<'_> {
         &self,
         spec: &TableSpec,
         target_size: Option<u64>,
+        zorder: &[String],
+        filter: Option<&Statement>,
     ) -> Result<ExecMetrics> {
-        self.rewrite(spec, None, |table| async move {
-            maintain::compaction(&table, target_size).await
+        let filter = match filter {
+            None => None,
+            Some(filter) => {
+                let probe = self.current(spec).await?;
+                let arrow = rewrite::arrow_schema(&probe.table)?;
+                let expr = bound_expr(&arrow, filter)?;
+                Some(
+                    iceberg_datafusion::physical_plan::convert_filters_to_predicate(
+                        std::slice::from_ref(&expr),
+                    )
+                    .ok_or_else(|| {
+                        Error::unsupported(
+                            format!("optimize filter `{expr}` on `{}`", spec.table),
+                            crate::errors::ENGINE,
+                            "Iceberg file selection takes comparisons of columns with values",
+                        )
+                    })?,
+                )
+            }
+        };
+        self.rewrite(spec, None, |table| {
+            let filter = filter.clone();
+            async move { maintain::compaction(&table, target_size, zorder, filter).await }
         })
         .await
     }

@@ -42,6 +42,10 @@ pub(crate) struct Rewrite {
     pub(crate) deleted: u64,
     /// The rows are unchanged, only rearranged (compaction): a `replace` snapshot.
     pub(crate) replace: bool,
+    /// The columns the rows are Z-ordered by when written (empty: the table's sort order).
+    pub(crate) zorder: Vec<String>,
+    /// The size new files roll at (`None`: the table's `write.target-file-size-bytes`).
+    pub(crate) target_size: Option<u64>,
 }
 
 impl Rewrite {

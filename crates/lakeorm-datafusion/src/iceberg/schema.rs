@@ -5,8 +5,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::SchemaRef;
-use iceberg::spec::{Schema, Transform, UnboundPartitionSpec};
-use lakeorm_core::{Error, LakeSchema, Partition, Result};
+use iceberg::spec::{
+    NullOrder, Schema, SortDirection, SortField, SortOrder, Transform, UnboundPartitionSpec,
+};
+use lakeorm_core::{Error, LakeSchema, Partition, Result, TableState};
 
 use super::errors::iceberg as iceberg_error;
 
@@ -44,29 +46,66 @@ pub(crate) fn partition_field_name(column: &str, partition: Partition) -> String
     }
 }
 
-/// The partition spec of a model's table, over the field ids of `iceberg`.
-pub(crate) fn partition_spec(
-    schema: &LakeSchema,
-    iceberg: &Schema,
-) -> Result<UnboundPartitionSpec> {
+/// The partition spec of a table in `state`, over the field ids of `iceberg`.
+pub(crate) fn partition_spec(state: &TableState, iceberg: &Schema) -> Result<UnboundPartitionSpec> {
     let mut builder = UnboundPartitionSpec::builder();
-    for (field, partition) in schema.partitions() {
-        let source = iceberg.field_by_name(&field.column).ok_or_else(|| {
-            Error::Config(format!(
-                "partition column `{}` is not a column of `{}`",
-                field.column,
-                schema.table()
-            ))
-        })?;
+    for field in state.partitioning() {
+        let source = source_id(state, iceberg, &field.column, "partition")?;
         builder = builder
             .add_partition_field(
-                source.id,
-                partition_field_name(&field.column, partition),
-                transform(partition),
+                source,
+                partition_field_name(&field.column, field.transform),
+                transform(field.transform),
             )
-            .map_err(|e| iceberg_error(schema.table(), "building the partition spec", e))?;
+            .map_err(|e| iceberg_error(&state.table, "building the partition spec", e))?;
     }
     Ok(builder.build())
+}
+
+/// The sort order of a table in `state` (its `sorted_by` columns, ascending, nulls first, as
+/// Spark's `WRITE ORDERED BY` records them), over the field ids of `iceberg`.
+pub(crate) fn sort_order(state: &TableState, iceberg: &Schema) -> Result<SortOrder> {
+    let mut builder = SortOrder::builder();
+    for column in &state.sorted_by {
+        builder.with_sort_field(
+            SortField::builder()
+                .source_id(source_id(state, iceberg, column, "sort")?)
+                .transform(Transform::Identity)
+                .direction(SortDirection::Ascending)
+                .null_order(NullOrder::First)
+                .build(),
+        );
+    }
+    builder
+        .build_unbound()
+        .map_err(|e| iceberg_error(&state.table, "building the sort order", e))
+}
+
+fn source_id(state: &TableState, iceberg: &Schema, column: &str, what: &str) -> Result<i32> {
+    iceberg.field_by_name(column).map(|f| f.id).ok_or_else(|| {
+        Error::Config(format!(
+            "{what} column `{column}` is not a column of `{}`",
+            state.table
+        ))
+    })
+}
+
+/// The names of the columns `table`'s default sort order sorts by, when every field of it
+/// is an identity transform the engine can sort by (else none: the rows keep their order).
+pub(crate) fn sort_columns(table: &iceberg::table::Table) -> Vec<String> {
+    let metadata = table.metadata();
+    let schema = metadata.current_schema();
+    let order = metadata.default_sort_order();
+    let names: Option<Vec<String>> = order
+        .fields
+        .iter()
+        .map(|f| {
+            (f.transform == Transform::Identity && f.direction == SortDirection::Ascending)
+                .then(|| schema.name_by_field_id(f.source_id).map(str::to_owned))
+                .flatten()
+        })
+        .collect();
+    names.unwrap_or_default()
 }
 
 /// `batch`'s columns with the types `target` gives them (those `target` lacks are dropped):

@@ -60,19 +60,53 @@ fn split(batches: &[RecordBatch], n: usize) -> Vec<Vec<RecordBatch>> {
 }
 
 /// Writes `batches` as data files of `table`'s current schema and default partition spec,
-/// a large write by one writer per core (Parquet encoding and compression are CPU-bound).
-/// The files are not part of the table until a snapshot that adds them is committed.
+/// sorted by its default sort order, a large write by one writer per core (Parquet encoding
+/// and compression are CPU-bound). The files are not part of the table until a snapshot that
+/// adds them is committed.
 pub(crate) async fn data_files(table: &Table, batches: &[RecordBatch]) -> Result<Vec<DataFile>> {
+    data_files_ordered(table, batches, Order::default()).await
+}
+
+/// How a rewrite orders and sizes its files.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Order<'a> {
+    /// Z-order the rows by these columns (empty: sort by the table's sort order).
+    pub(crate) zorder: &'a [String],
+    /// Roll files at this size (`None`: the table's `write.target-file-size-bytes`).
+    pub(crate) target_size: Option<u64>,
+}
+
+/// [`data_files`], ordered and sized as `order` says.
+pub(crate) async fn data_files_ordered(
+    table: &Table,
+    batches: &[RecordBatch],
+    order: Order<'_>,
+) -> Result<Vec<DataFile>> {
+    let ordered = if order.zorder.is_empty() {
+        let columns = super::schema::sort_columns(table);
+        if columns.is_empty() {
+            None
+        } else {
+            Some(crate::layout::sorted(batches.to_vec(), &columns)?)
+        }
+    } else {
+        Some(crate::layout::zorder_sorted(
+            batches.to_vec(),
+            order.zorder,
+        )?)
+    };
+    let batches = ordered.as_deref().unwrap_or(batches);
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let writers = writers_for(rows);
+    let target_size = order.target_size;
     if writers <= 1 {
-        return write_run(table, batches).await;
+        return write_run(table, batches, target_size).await;
     }
     let tasks: Vec<_> = split(batches, writers)
         .into_iter()
         .map(|run| {
             let table = table.clone();
-            tokio::spawn(async move { write_run(&table, &run).await })
+            tokio::spawn(async move { write_run(&table, &run, target_size).await })
         })
         .collect();
     let mut written = Vec::new();
@@ -104,7 +138,11 @@ pub(crate) async fn data_files(table: &Table, batches: &[RecordBatch]) -> Result
 }
 
 /// One writer's share of a write.
-async fn write_run(table: &Table, batches: &[RecordBatch]) -> Result<Vec<DataFile>> {
+async fn write_run(
+    table: &Table,
+    batches: &[RecordBatch],
+    target_size: Option<u64>,
+) -> Result<Vec<DataFile>> {
     let name = table.identifier().name();
     let fail = |what: &'static str| move |e| iceberg_error(name, what, e);
     let metadata = table.metadata();
@@ -117,15 +155,18 @@ async fn write_run(table: &Table, batches: &[RecordBatch]) -> Result<Vec<DataFil
         .map_err(fail("reading table properties"))?;
     let parquet = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS))
-        .build();
+        .set_max_row_group_row_count(Some(crate::ROW_GROUP_ROWS));
+    let parquet = crate::layout::with_bloom_filters(parquet, &bloom_filter_columns(table)).build();
     // Batches are conformed to the table's Arrow schema by name first, so name matching finds
     // every column.
     let file_writer =
         ParquetWriterBuilder::new_with_match_mode(parquet, schema.clone(), FieldMatchMode::Name);
     let rolling = RollingFileWriterBuilder::new(
         file_writer,
-        target_file_size(&props),
+        target_size.map_or_else(
+            || target_file_size(&props),
+            |size| usize::try_from(size).unwrap_or(usize::MAX),
+        ),
         table.file_io().clone(),
         DefaultLocationGenerator::new(metadata).map_err(fail("locating data files"))?,
         DefaultFileNameGenerator::new(
@@ -167,6 +208,21 @@ async fn write_run(table: &Table, batches: &[RecordBatch]) -> Result<Vec<DataFil
         written.extend(writer.close().await.map_err(fail("writing data files"))?);
     }
     Ok(written)
+}
+
+/// The columns `table`'s properties ask bloom filters for
+/// (`write.parquet.bloom-filter-enabled.column.<name>` = `true`, as Spark's writer reads them).
+fn bloom_filter_columns(table: &Table) -> Vec<String> {
+    let mut columns: Vec<String> = table
+        .metadata()
+        .properties()
+        .iter()
+        .filter(|(_, v)| v.eq_ignore_ascii_case("true"))
+        .filter_map(|(k, _)| k.strip_prefix(lakeorm_core::layout::ICEBERG_BLOOM_FILTER_PROPERTY))
+        .map(str::to_owned)
+        .collect();
+    columns.sort();
+    columns
 }
 
 fn target_file_size(props: &TableProperties) -> usize {

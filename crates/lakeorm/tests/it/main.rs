@@ -9,6 +9,7 @@ mod exactly_once;
 mod faults;
 mod iceberg;
 mod json;
+mod layout;
 mod load;
 mod migrate;
 mod models;
