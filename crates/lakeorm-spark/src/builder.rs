@@ -34,9 +34,23 @@ pub struct SparkDriverBuilder {
     initial_backoff: Duration,
     max_backoff: Duration,
     tokens: Option<Arc<lakeorm_databricks::TokenSource>>,
+    session_confs: Vec<(String, String)>,
 }
 
 impl SparkDriverBuilder {
+    /// Sets a Spark SQL configuration on every session the pool opens, before its first use
+    /// (e.g. `spark.sql.shuffle.partitions`, `spark.databricks.delta.optimize.maxFileSize`).
+    /// Later calls with the same key win.
+    ///
+    /// The one way to configure sessions: `exec("SET …")` is refused, since it would change
+    /// the one pooled session that happened to run it.
+    pub fn session_conf(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        self.session_confs.retain(|(k, _)| *k != key);
+        self.session_confs.push((key, value.into()));
+        self
+    }
+
     /// The kind of server (default: [`SparkServer::Spark`]).
     pub fn server(mut self, server: SparkServer) -> Self {
         self.server = server;
@@ -115,6 +129,7 @@ impl SparkDriverBuilder {
                     retry,
                     self.acquire_timeout,
                     self.tokens,
+                    self.session_confs,
                 )),
                 commits: CommitQueue::default(),
                 capabilities: self
@@ -153,6 +168,7 @@ impl SparkDriver {
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
             tokens: None,
+            session_confs: Vec::new(),
         }
     }
 

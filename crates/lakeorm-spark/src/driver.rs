@@ -8,12 +8,14 @@ use std::time::Instant;
 use async_trait::async_trait;
 use lakeorm_core::{
     Driver, DriverCapabilities, EngineFlavor, Error, ExecContext, ExecMetrics, ExecutionPlan,
-    IngestId, Location, Predicate, QueryResult, Result, Statement, TableSpec, WriteSource,
+    IngestId, Location, Predicate, QueryResult, Result, Statement, TableSpec, TableStats,
+    WriteSource,
 };
 
 use crate::commands::run_all;
 use crate::commits::CommitQueue;
 use crate::errors::{ENGINE, refused_existing_table};
+use crate::exec_sql;
 use crate::ingest::with_source;
 use crate::pool::{Lease, Pool};
 use crate::server::SparkServer;
@@ -64,6 +66,14 @@ impl SparkDriver {
         self.inner.pool.stats()
     }
 
+    /// `statement` as the official client's `DataFrame`, on one of the pooled sessions (which
+    /// stays open on the server while the driver does): a plan, sent when an action runs on it.
+    /// Parameters are written into it as literals, since the client's `sql` takes none.
+    pub async fn native_frame(&self, statement: &Statement) -> Result<spark_connect::DataFrame> {
+        let mut lease = self.lease().await?;
+        crate::session::native_frame(&mut lease, statement).await
+    }
+
     async fn lease(&self) -> Result<Lease> {
         self.inner.pool.get().await
     }
@@ -104,8 +114,27 @@ impl SparkDriver {
                 .await
             }
             ExecutionPlan::CreateTable { table } => {
+                // The sort order is a layout hint recorded after the table exists (Iceberg's
+                // `WRITE ORDERED BY`): a server whose SQL lacks it still gets the table.
+                let order = statements
+                    .iter()
+                    .position(|s| is_write_order(&s.sql))
+                    .map(|i| statements.remove(i));
                 if let Some(attach) = self.create_table(lease, table, statements, ctx).await? {
                     *statements = vec![attach];
+                }
+                if let Some(order) = order {
+                    match run_all(lease, std::slice::from_ref(&order)).await {
+                        Ok(_) => {}
+                        Err(error) if crate::errors::unsupported_statement(&error) => {
+                            tracing::warn!(
+                                table = %table.table,
+                                %error,
+                                "the server does not record sort orders; the table has none"
+                            );
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
                 Ok(ExecMetrics::default())
             }
@@ -196,6 +225,13 @@ impl Drop for InFlight {
     }
 }
 
+/// Whether `sql` is the Iceberg dialect's `ALTER TABLE … WRITE ORDERED BY …`.
+fn is_write_order(sql: &str) -> bool {
+    let words = lakeorm_core::statement_words::words(sql);
+    let at = |i: usize, k: &str| lakeorm_core::statement_words::is_keyword(words.get(i), k);
+    at(0, "ALTER") && at(1, "TABLE") && at(3, "WRITE") && at(4, "ORDERED") && at(5, "BY")
+}
+
 /// `CREATE TABLE IF NOT EXISTS … USING … LOCATION …` without columns: attaches the table stored
 /// at the spec's location as it is, schema from its own log. `None` for tables without a
 /// location (the catalog places them).
@@ -207,24 +243,6 @@ fn attach_statement(table: &lakeorm_core::TableSpec, ctx: ExecContext<'_>) -> Op
         table.format,
         lakeorm_core::quote::string_literal(location.as_str())
     )))
-}
-
-/// The table a `DROP TABLE [IF EXISTS] name` statement drops, as written.
-fn dropped_table(sql: &str) -> Option<String> {
-    let words: Vec<&str> = sql.split_whitespace().collect();
-    let upper: Vec<String> = words
-        .iter()
-        .take(5)
-        .map(|w| w.to_ascii_uppercase())
-        .collect();
-    let name = match upper.as_slice() {
-        [d, t, i, e, ..] if d == "DROP" && t == "TABLE" && i == "IF" && e == "EXISTS" => {
-            words.get(4)
-        }
-        [d, t, ..] if d == "DROP" && t == "TABLE" => words.get(2),
-        _ => None,
-    }?;
-    Some(name.trim_end_matches(';').to_owned())
 }
 
 #[async_trait]
@@ -250,6 +268,9 @@ impl Driver for SparkDriver {
                 "the server has no compaction or vacuum; run them from an engine that does \
                  (the embedded engine, Spark with Delta, Databricks)",
             ));
+        }
+        if let ExecutionPlan::Exec(statement) = &plan {
+            exec_sql::refuse_session_state(&statement.sql)?;
         }
         let mut statements = ctx.dialect.render(&plan)?;
         let queued = self.inner.commits.enter(self.inner.server, &plan).await;
@@ -277,7 +298,7 @@ impl Driver for SparkDriver {
         match &plan {
             ExecutionPlan::CreateTable { table } => {
                 // The table's own statement is the last (the Iceberg dialect creates the
-                // namespace first).
+                // namespace first; its sort order was taken out above).
                 if let Some(create) = statements.last() {
                     let key = table.table.to_string();
                     let attach = attach_statement(table, ctx).map(|s| s.sql);
@@ -286,8 +307,13 @@ impl Driver for SparkDriver {
                 }
             }
             ExecutionPlan::Exec(statement) => {
-                if let Some(table) = dropped_table(&statement.sql) {
-                    lease.pool().forget(&table.replace('`', ""));
+                if let Some(table) = exec_sql::dropped_table(&statement.sql) {
+                    lease.pool().forget(&table);
+                } else if let Some(created) = exec_sql::created_table(&statement.sql) {
+                    // Other sessions of a per-session catalog (Sail) attach it as stored,
+                    // as they do the tables `migrate::<T>()` creates.
+                    let pool = Arc::clone(lease.pool());
+                    pool.remember(&created.name, &created.attach, None, lease.session_mut());
                 }
             }
             ExecutionPlan::Append { source, .. } if metrics.rows_inserted == 0 => {
@@ -301,8 +327,13 @@ impl Driver for SparkDriver {
     }
 
     async fn query(&self, statement: Statement, _ctx: ExecContext<'_>) -> Result<QueryResult> {
+        exec_sql::refuse_session_state(&statement.sql)?;
         let lease = self.lease().await?;
         stream_query(lease, &statement).await
+    }
+
+    async fn stats(&self, table: &TableSpec, ctx: ExecContext<'_>) -> Result<TableStats> {
+        self.table_stats(table, ctx).await
     }
 
     async fn read_parquet(
@@ -422,20 +453,4 @@ fn is_missing_path(error: &Error) -> bool {
         || text.contains("path does not exist")
         || text.contains("no such file")
         || text.contains("not found")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn drop_statements_name_their_table() {
-        assert_eq!(dropped_table("DROP TABLE users").as_deref(), Some("users"));
-        assert_eq!(
-            dropped_table("drop table if exists `db`.`users`;").as_deref(),
-            Some("`db`.`users`")
-        );
-        assert_eq!(dropped_table("DROP VIEW v"), None);
-        assert_eq!(dropped_table("SELECT 1"), None);
-    }
 }

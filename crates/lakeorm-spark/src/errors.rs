@@ -17,6 +17,23 @@ const UNKNOWN: i32 = 2;
 /// Cluster states in which a Databricks cluster refuses work but will accept it later.
 const STARTING_STATES: &[&str] = &["PENDING", "RESTARTING", "STARTING", "RESIZING"];
 
+/// Whether a server refused a statement it does not implement or cannot parse (Sail's parser
+/// answers `found X at … expected …`), rather than failed running it.
+pub(crate) fn unsupported_statement(error: &Error) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    let parse = text.contains("found ") && text.contains(" expected ");
+    parse
+        || [
+            "not implemented",
+            "not supported",
+            "unsupported",
+            "parseexception",
+            "syntax error",
+        ]
+        .iter()
+        .any(|needle| text.contains(needle))
+}
+
 /// Whether a `CREATE TABLE` failed because its location already holds a table (Sail refuses a
 /// declared schema there, even a matching one).
 pub(crate) fn refused_existing_table(error: &Error) -> bool {

@@ -27,12 +27,14 @@ mod commits;
 pub mod connection;
 mod driver;
 mod errors;
+mod exec_sql;
 mod ingest;
 mod params;
 mod parquet;
 mod pool;
 mod server;
 mod session;
+mod stats;
 mod stream;
 mod witness;
 
@@ -43,6 +45,6 @@ pub use ingest::DEFAULT_MAX_REQUEST_BYTES;
 pub use parquet::ParquetDialect;
 pub use pool::PoolStats;
 pub use server::SparkServer;
-pub use session::SessionLease;
+pub use session::{SessionLease, count_frame};
 /// The official client, for native DataFrame work through [`SessionLease`].
 pub use spark_connect;

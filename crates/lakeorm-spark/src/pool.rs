@@ -49,6 +49,8 @@ pub(crate) struct Pool {
     root: tokio::sync::Mutex<Option<Root>>,
     /// Where expiring bearer tokens come from (OAuth), if not from the connection string.
     tokens: Option<Arc<TokenSource>>,
+    /// The builder's session configuration, applied after [`SESSION_CONF`].
+    confs: Vec<(String, String)>,
     closed: AtomicBool,
     tables: Mutex<BTreeMap<String, Attachment>>,
     versions: AtomicU64,
@@ -109,10 +111,12 @@ impl Pool {
         retry: RetryPolicy,
         acquire_timeout: std::time::Duration,
         tokens: Option<Arc<TokenSource>>,
+        confs: Vec<(String, String)>,
     ) -> Self {
         Pool {
             url,
             tokens,
+            confs,
             retry,
             size: size.max(1),
             acquire_timeout,
@@ -231,11 +235,15 @@ impl Pool {
             .with_new_session_id();
         drop(root);
         self.opened.fetch_add(1, Ordering::AcqRel);
-        for (key, value) in SESSION_CONF {
+        let confs = SESSION_CONF
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .chain(self.confs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        for (key, value) in confs {
             client
                 .set_config(key, value)
                 .await
-                .map_err(|e| classify(e, "configuring a new session"))?;
+                .map_err(|e| classify(e, &format!("setting `{key}` on a new session")))?;
         }
         tracing::debug!(
             session = client.session_id(),

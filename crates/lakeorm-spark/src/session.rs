@@ -37,22 +37,7 @@ impl fmt::Debug for SessionLease {
 
 impl SessionLease {
     pub(crate) async fn new(mut lease: Lease) -> Result<Self> {
-        let spark = match &lease.session().spark {
-            Some(spark) => spark.clone(),
-            None => {
-                let mut url = lease.pool().url().clone();
-                url.session_id = Some(lease.session().id().to_owned());
-                let url = url.to_url();
-                let spark = tokio::task::spawn_blocking(move || {
-                    SparkSession::builder().remote(&url).get_or_create()
-                })
-                .await
-                .map_err(|e| Error::engine(ENGINE, "opening a Spark session", false, e))?
-                .map_err(|e| classify(e, "opening a Spark session"))?;
-                lease.session_mut().spark = Some(spark.clone());
-                spark
-            }
-        };
+        let spark = spark_session(&mut lease).await?;
         Ok(SessionLease { lease, spark })
     }
 
@@ -87,15 +72,61 @@ impl SessionLease {
     /// Streams a DataFrame built on this session as Arrow batches, for lakeorm's typed
     /// decoders. The DataFrame is registered as a temporary view of the session and read
     /// through the same streaming path as every query.
+    ///
+    /// The result's native handle is `df` itself, so it can still be counted or used.
     pub async fn read(self, df: DataFrame) -> Result<QueryResult> {
         let view = format!("__lakeorm_df_{}", uuid::Uuid::new_v4().simple());
         let name = view.clone();
+        let native = df.clone();
         self.with_spark(move |_| df.create_or_replace_temp_view(&name))
             .await?;
-        stream_query(
+        let mut result = stream_query(
             self.lease,
             &Statement::new(format!("SELECT * FROM `{view}`")),
         )
-        .await
+        .await?;
+        result.native = Some(Box::new(native));
+        Ok(result)
     }
+}
+
+/// The official client's `SparkSession` on the lent session, opened on first use and kept
+/// with the pooled session.
+pub(crate) async fn spark_session(lease: &mut Lease) -> Result<SparkSession> {
+    if let Some(spark) = &lease.session().spark {
+        return Ok(spark.clone());
+    }
+    let mut url = lease.pool().url().clone();
+    url.session_id = Some(lease.session().id().to_owned());
+    let url = url.to_url();
+    let spark =
+        tokio::task::spawn_blocking(move || SparkSession::builder().remote(&url).get_or_create())
+            .await
+            .map_err(|e| Error::engine(ENGINE, "opening a Spark session", false, e))?
+            .map_err(|e| classify(e, "opening a Spark session"))?;
+    lease.session_mut().spark = Some(spark.clone());
+    Ok(spark)
+}
+
+/// The official client's `DataFrame` of `statement` on the lent session (parameters written
+/// as literals: the client's `sql` takes none). Building it sends nothing beyond opening the
+/// session's `SparkSession` once.
+pub(crate) async fn native_frame(lease: &mut Lease, statement: &Statement) -> Result<DataFrame> {
+    let spark = spark_session(lease).await?;
+    let sql = statement.inline()?;
+    spark
+        .sql(&sql)
+        .map_err(|e| classify(e, "planning a Spark DataFrame"))
+}
+
+/// Counts `df`'s rows in its own session (the official client's `count`, off the async
+/// executor).
+pub async fn count_frame(df: &DataFrame) -> Result<u64> {
+    let df = df.clone();
+    let n = tokio::task::spawn_blocking(move || df.count())
+        .await
+        .map_err(|e| Error::engine(ENGINE, "counting a DataFrame", false, e))?
+        .map_err(|e| classify(e, "counting a DataFrame"))?;
+    u64::try_from(n)
+        .map_err(|_| Error::data_invalid("Spark's count of a DataFrame", format!("{n} rows")))
 }

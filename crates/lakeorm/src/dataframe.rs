@@ -37,9 +37,22 @@ impl fmt::Debug for DataFrame {
 impl Client {
     /// The untyped, lazily consumed result of a query: `db.dataframe("SELECT …")`, or with
     /// parameters `db.dataframe(Statement::new("SELECT … WHERE id = ?").bind(7))`.
+    ///
+    /// On the Spark Connect driver, [`native`](DataFrame::native) is the official client's
+    /// `spark_connect::DataFrame` of the same query.
     pub async fn dataframe(&self, statement: impl Into<Statement>) -> Result<DataFrame> {
         let statement = statement.into();
-        let result = self.query_statement(statement.clone()).await?;
+        #[allow(unused_mut)]
+        let mut result = self.query_statement(statement.clone()).await?;
+        #[cfg(feature = "spark")]
+        if result.native.is_none()
+            && let Some(spark) = self
+                .driver()
+                .as_any()
+                .downcast_ref::<lakeorm_spark::SparkDriver>()
+        {
+            result.native = Some(Box::new(spark.native_frame(&statement).await?));
+        }
         Ok(DataFrame::new(self.clone(), statement, result))
     }
 }
@@ -68,6 +81,11 @@ impl DataFrame {
 
     /// Counts the result's rows (the engine counts; no rows are fetched).
     pub async fn count(&self) -> Result<u64> {
+        // A Spark DataFrame read with `read_spark` lives in its session: Spark counts it there.
+        #[cfg(feature = "spark")]
+        if let Some(df) = self.native::<lakeorm_spark::spark_connect::DataFrame>() {
+            return lakeorm_spark::count_frame(df).await;
+        }
         let sql = format!(
             "SELECT COUNT(*) AS n FROM ({}) AS counted",
             self.statement.sql

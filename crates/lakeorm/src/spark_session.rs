@@ -21,9 +21,8 @@ impl Client {
     /// [`fetch_optional`](DataFrame::fetch_optional), [`fetch`](DataFrame::fetch)), streamed
     /// batch by batch.
     ///
-    /// The DataFrame lives in the lent session (as a temporary view), so
-    /// [`DataFrame::count`] cannot re-run it from another one: count on the Spark side
-    /// (`df.count()` in [`SessionLease::with_spark`]) before reading.
+    /// [`DataFrame::native`] is `df` itself, and [`DataFrame::count`] has Spark count it in
+    /// its own session.
     pub async fn read_spark(&self, session: SessionLease, df: SparkDataFrame) -> Result<DataFrame> {
         let result = session.read(df).await?;
         Ok(DataFrame::new(

@@ -19,6 +19,7 @@ mod interop;
 mod load;
 #[path = "../support/log.rs"]
 mod log;
+mod parity;
 #[path = "../it/reliability.rs"]
 #[allow(dead_code)]
 mod reliability;
