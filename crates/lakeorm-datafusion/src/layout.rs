@@ -12,12 +12,39 @@ use crate::ROW_GROUP_ROWS;
 /// The false-positive rate of the bloom filters lakeorm writes.
 const BLOOM_FILTER_FPP: f64 = 0.01;
 
-/// `batches` as one batch sorted by `columns` (ascending, nulls first, as Iceberg's default
-/// sort order and Spark's `ORDER BY` put them), or unchanged when there is nothing to sort by.
+/// The order lakeorm sorts by: Iceberg's default sort order, Spark's `ORDER BY`.
+const ASCENDING_NULLS_FIRST: SortOptions = SortOptions {
+    descending: false,
+    nulls_first: true,
+};
+
+/// `batches` as one batch sorted by `columns` ([`ASCENDING_NULLS_FIRST`]), or unchanged when there is nothing to sort by.
 /// Columns the batches lack are skipped (a merge source of key columns only).
 pub(crate) fn sorted(batches: Vec<RecordBatch>, columns: &[String]) -> Result<Vec<RecordBatch>> {
-    let Some(first) = batches.first() else {
+    let fail = |e| Error::engine(crate::errors::ENGINE, "sorting rows for writing", false, e);
+    let Some((batch, present)) = concatenated(&batches, columns).map_err(fail)? else {
         return Ok(batches);
+    };
+    let keys: Vec<SortColumn> = present
+        .iter()
+        .map(|&i| SortColumn {
+            values: batch.column(i).clone(),
+            options: Some(ASCENDING_NULLS_FIRST),
+        })
+        .collect();
+    let order = lexsort_to_indices(&keys, None).map_err(fail)?;
+    let sorted = datafusion::arrow::compute::take_record_batch(&batch, &order).map_err(fail)?;
+    Ok(chunks(&sorted))
+}
+
+/// `batches` as one batch, with the indexes of those of `columns` it has; `None` when it has
+/// none of them (or no rows), so there is nothing to order by.
+fn concatenated(
+    batches: &[RecordBatch],
+    columns: &[String],
+) -> std::result::Result<Option<(RecordBatch, Vec<usize>)>, datafusion::arrow::error::ArrowError> {
+    let Some(first) = batches.first() else {
+        return Ok(None);
     };
     let schema = first.schema();
     let present: Vec<usize> = columns
@@ -25,23 +52,9 @@ pub(crate) fn sorted(batches: Vec<RecordBatch>, columns: &[String]) -> Result<Ve
         .filter_map(|c| schema.index_of(c).ok())
         .collect();
     if present.is_empty() {
-        return Ok(batches);
+        return Ok(None);
     }
-    let fail = |e| Error::engine(crate::errors::ENGINE, "sorting rows for writing", false, e);
-    let batch = concat_batches(&schema, &batches).map_err(fail)?;
-    let keys: Vec<SortColumn> = present
-        .iter()
-        .map(|&i| SortColumn {
-            values: batch.column(i).clone(),
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: true,
-            }),
-        })
-        .collect();
-    let order = lexsort_to_indices(&keys, None).map_err(fail)?;
-    let sorted = datafusion::arrow::compute::take_record_batch(&batch, &order).map_err(fail)?;
-    Ok(chunks(&sorted))
+    Ok(Some((concat_batches(&schema, batches)?, present)))
 }
 
 /// Rows per batch handed to a writer after sorting: writers roll files between batches, so
@@ -72,28 +85,16 @@ pub(crate) fn zorder_sorted(
     use datafusion::arrow::array::BinaryArray;
     use datafusion::arrow::row::{RowConverter, SortField};
 
-    let Some(first) = batches.first() else {
-        return Ok(batches);
-    };
-    let schema = first.schema();
-    let present: Vec<usize> = columns
-        .iter()
-        .filter_map(|c| schema.index_of(c).ok())
-        .collect();
-    if present.is_empty() {
-        return Ok(batches);
-    }
     let fail = |e| Error::engine(crate::errors::ENGINE, "Z-ordering rows", false, e);
-    let batch = concat_batches(&schema, &batches).map_err(fail)?;
-    let options = SortOptions {
-        descending: false,
-        nulls_first: true,
+    let Some((batch, present)) = concatenated(&batches, columns).map_err(fail)? else {
+        return Ok(batches);
     };
+    let schema = batch.schema();
     let mut encoded = Vec::with_capacity(present.len());
     for &i in &present {
         let converter = RowConverter::new(vec![SortField::new_with_options(
             schema.field(i).data_type().clone(),
-            options,
+            ASCENDING_NULLS_FIRST,
         )])
         .map_err(fail)?;
         encoded.push(

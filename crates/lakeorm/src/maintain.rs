@@ -178,25 +178,23 @@ impl<'a, T: Lake> IntoFuture for Optimize<'a, T> {
 /// Explicit Z-order columns must be columns of the table, and not ones a Delta table is
 /// partitioned by.
 fn check_zorder(table: &TableSpec, state: &TableState, columns: &[String]) -> Result<()> {
+    let refuse = |reason: String| Error::InvalidModel {
+        model: table.schema.type_name().to_owned(),
+        reason,
+    };
     for column in columns {
         let Some(found) = state.column(column) else {
-            return Err(Error::InvalidModel {
-                model: table.schema.type_name().to_owned(),
-                reason: format!(
-                    "optimize cannot Z-order by `{column}`: `{}` has no such column",
-                    table.table
-                ),
-            });
+            return Err(refuse(format!(
+                "optimize cannot Z-order by `{column}`: `{}` has no such column",
+                table.table
+            )));
         };
         if table.format == TableFormat::Delta && found.partition == Some(Partition::Identity) {
-            return Err(Error::InvalidModel {
-                model: table.schema.type_name().to_owned(),
-                reason: format!(
-                    "optimize cannot Z-order `{}` by `{column}`, the column it is partitioned by; \
-                     each file already holds one value of it",
-                    table.table
-                ),
-            });
+            return Err(refuse(format!(
+                "optimize cannot Z-order `{}` by `{column}`, the column it is partitioned by; \
+                 each file already holds one value of it",
+                table.table
+            )));
         }
     }
     Ok(())

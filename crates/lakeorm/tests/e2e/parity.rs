@@ -15,6 +15,14 @@ struct Count {
     n: i64,
 }
 
+/// A Sail driver of `sessions` pooled sessions.
+fn sail_pool(url: &str, sessions: usize) -> lakeorm::spark::SparkDriverBuilder {
+    lakeorm::spark::SparkDriver::builder(url)
+        .unwrap()
+        .server(SparkServer::Sail)
+        .pool_size(sessions)
+}
+
 /// The sessions the pool lends at once: every one of them, held together.
 async fn every_session(client: &lakeorm::Client, n: usize) -> Vec<lakeorm::spark::SessionLease> {
     let mut leases = Vec::new();
@@ -72,10 +80,7 @@ async fn session_confs_reach_every_pooled_session_and_set_is_refused() {
         return;
     };
     let lake = TestLake::new();
-    let driver = lakeorm::spark::SparkDriver::builder(&url)
-        .unwrap()
-        .server(SparkServer::Sail)
-        .pool_size(3)
+    let driver = sail_pool(&url, 3)
         .session_conf("spark.sql.shuffle.partitions", "7")
         .session_conf("spark.sql.shuffle.partitions", "5")
         .build();
@@ -108,11 +113,7 @@ async fn an_exec_created_table_is_used_from_every_pooled_session() {
         return;
     };
     let lake = TestLake::new();
-    let driver = lakeorm::spark::SparkDriver::builder(&url)
-        .unwrap()
-        .server(SparkServer::Sail)
-        .pool_size(3)
-        .build();
+    let driver = sail_pool(&url, 3).build();
     let client = engines::sail_on(driver, &lake, Format::Delta, ClientOptions::default());
     let location = url::Url::from_directory_path(lake.dir.path().join("tables/notes")).unwrap();
     client
@@ -158,11 +159,7 @@ async fn migration_files_place_tables_where_migrate_does() {
         return;
     };
     let lake = TestLake::new();
-    let driver = lakeorm::spark::SparkDriver::builder(&url)
-        .unwrap()
-        .server(SparkServer::Sail)
-        .pool_size(2)
-        .build();
+    let driver = sail_pool(&url, 2).build();
     let client = engines::sail_on(driver, &lake, Format::Delta, ClientOptions::default());
     let dir = tempfile::tempdir().unwrap();
     let models = lakeorm::migrate::Registry::new().model::<Ticket>().models;

@@ -401,10 +401,8 @@ async fn optimize_z_orders_files_into_ranges_that_do_not_overlap() {
     }
 }
 
-#[tokio::test]
-async fn optimize_filters_by_partition_and_checks_its_columns() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(Format::Delta, dir.path()).await;
+/// Three writes of 20 events, each adding one file per region.
+async fn three_event_writes(db: &Client) {
     db.migrate::<Event>().await.unwrap();
     for round in 0..3 {
         let events: Vec<Event> = (0..20)
@@ -416,6 +414,37 @@ async fn optimize_filters_by_partition_and_checks_its_columns() {
             .collect();
         db.insert(&events).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn iceberg_optimize_compacts_the_files_a_filter_selects() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(Format::Iceberg, dir.path()).await;
+    three_event_writes(&db).await;
+    let metrics = db
+        .maintain()
+        .optimize::<Event>()
+        .filter("region = ?")
+        .bind("eu")
+        .await
+        .unwrap();
+    assert_eq!(
+        (metrics.files_removed, metrics.files_added),
+        (3, 1),
+        "{metrics:?}"
+    );
+    let n: Vec<Count> = Query::sql("SELECT COUNT(*) AS n FROM events")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(n[0].n, 60);
+}
+
+#[tokio::test]
+async fn optimize_filters_by_partition_and_checks_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(Format::Delta, dir.path()).await;
+    three_event_writes(&db).await;
     // Three small files per region; only the `eu` ones are compacted.
     let metrics = db
         .maintain()
