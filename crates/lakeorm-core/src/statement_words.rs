@@ -53,6 +53,14 @@ pub fn is_keyword(word: Option<&String>, keyword: &str) -> bool {
     word.is_some_and(|w| w.eq_ignore_ascii_case(keyword))
 }
 
+/// Whether `sql` is Iceberg's `ALTER TABLE … WRITE ORDERED BY …`: a layout hint that servers
+/// without it (Sail) skip with a warning rather than fail the table's creation.
+pub fn is_write_order(sql: &str) -> bool {
+    let words = words(sql);
+    let at = |i: usize, k: &str| is_keyword(words.get(i), k);
+    at(0, "ALTER") && at(1, "TABLE") && at(3, "WRITE") && at(4, "ORDERED") && at(5, "BY")
+}
+
 /// The table a `CREATE [OR REPLACE] TABLE [IF NOT EXISTS] name …` statement creates, with the
 /// values of its top-level `USING` and `LOCATION` clauses as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +139,14 @@ mod tests {
             ["SELECT", "'a b'", ",", "`c d`", ",", "(", "1", ")", ";"]
         );
         assert_eq!(words("a,(b)"), ["a", ",", "(", "b", ")"]);
+    }
+
+    #[test]
+    fn write_orders_are_recognised() {
+        assert!(is_write_order(
+            "ALTER TABLE `db`.`t` WRITE ORDERED BY `a`, b"
+        ));
+        assert!(!is_write_order("ALTER TABLE t ADD COLUMN w STRING"));
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl SparkDriver {
                 // `WRITE ORDERED BY`): a server whose SQL lacks it still gets the table.
                 let order = statements
                     .iter()
-                    .position(|s| is_write_order(&s.sql))
+                    .position(|s| lakeorm_core::statement_words::is_write_order(&s.sql))
                     .map(|i| statements.remove(i));
                 if let Some(attach) = self.create_table(lease, table, statements, ctx).await? {
                     *statements = vec![attach];
@@ -225,13 +225,6 @@ impl Drop for InFlight {
     }
 }
 
-/// Whether `sql` is the Iceberg dialect's `ALTER TABLE … WRITE ORDERED BY …`.
-fn is_write_order(sql: &str) -> bool {
-    let words = lakeorm_core::statement_words::words(sql);
-    let at = |i: usize, k: &str| lakeorm_core::statement_words::is_keyword(words.get(i), k);
-    at(0, "ALTER") && at(1, "TABLE") && at(3, "WRITE") && at(4, "ORDERED") && at(5, "BY")
-}
-
 /// `CREATE TABLE IF NOT EXISTS … USING … LOCATION …` without columns: attaches the table stored
 /// at the spec's location as it is, schema from its own log. `None` for tables without a
 /// location (the catalog places them).
@@ -282,6 +275,19 @@ impl Driver for SparkDriver {
             .await;
         let mut metrics = match result {
             Ok(metrics) => metrics,
+            // A sort order the server's SQL cannot record (a migration file's, on Sail): typed,
+            // so that the migrator can carry on as `migrate::<T>()` does.
+            Err(error)
+                if matches!(&plan, ExecutionPlan::Exec(s) if lakeorm_core::statement_words::is_write_order(&s.sql))
+                    && crate::errors::unsupported_statement(&error) =>
+            {
+                drop(in_flight.finish());
+                return Err(Error::unsupported(
+                    "`WRITE ORDERED BY`",
+                    format!("{ENGINE} ({:?})", self.inner.server),
+                    format!("the server does not record sort orders: {error}"),
+                ));
+            }
             Err(error) => {
                 if !crate::errors::session_in_doubt(&error) {
                     // The server answered: the session is as good as it was.

@@ -262,23 +262,33 @@ impl<'a> Migrator<'a> {
         let started = Instant::now();
         for (i, statement) in statements.iter().enumerate() {
             let placed = self.client.placed(statement)?;
-            if let Err(e) = self.client.exec(placed.as_str()).await {
-                let reason = if i == 0 {
-                    "failed; nothing of this file was applied".to_owned()
-                } else {
-                    format!(
-                        "failed at statement {} of {}; the statements before it were applied (lake DDL is not transactional) and the version was not recorded",
-                        i + 1,
-                        statements.len()
-                    )
-                };
-                return Err(MigrationError {
-                    file: file.name.clone(),
-                    statement: Some(statement.clone()),
-                    reason: format!("{reason}: {e}"),
-                    source: Some(Box::new(e)),
+            match self.client.exec(placed.as_str()).await {
+                Ok(_) => {}
+                // A sort order is a layout hint: a server that cannot record one still gets
+                // the table, as `migrate::<T>()` gives it.
+                Err(Error::Unsupported { .. })
+                    if lakeorm_core::statement_words::is_write_order(statement) =>
+                {
+                    tracing::warn!(file = %file.name, %statement, "the engine records no sort order; skipped");
                 }
-                .into());
+                Err(e) => {
+                    let reason = if i == 0 {
+                        "failed; nothing of this file was applied".to_owned()
+                    } else {
+                        format!(
+                            "failed at statement {} of {}; the statements before it were applied (lake DDL is not transactional) and the version was not recorded",
+                            i + 1,
+                            statements.len()
+                        )
+                    };
+                    return Err(MigrationError {
+                        file: file.name.clone(),
+                        statement: Some(statement.clone()),
+                        reason: format!("{reason}: {e}"),
+                        source: Some(Box::new(e)),
+                    }
+                    .into());
+                }
             }
         }
         Ok(MigrationRun {
