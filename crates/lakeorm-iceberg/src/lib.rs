@@ -226,27 +226,21 @@ impl Dialect for IcebergDialect {
                 filter,
             } => {
                 let mut args = vec![format!("table => {}", self.procedure_table(table))];
-                match zorder.as_slice() {
-                    [] => {}
-                    // Iceberg Z-orders two or more columns; one is a plain sort.
-                    [column] => args.push(format!(
+                // Iceberg Z-orders two or more columns; one is a plain sort.
+                let sort_order = match zorder.as_slice() {
+                    [] => None,
+                    [column] => Some(format!("{} ASC NULLS FIRST", self.quote_ident(column))),
+                    columns => Some(format!("zorder({})", sql::column_list(self, columns))),
+                };
+                if let Some(order) = sort_order {
+                    args.push(format!(
                         "strategy => 'sort', sort_order => {}",
-                        lakeorm_core::quote::string_literal(&format!(
-                            "{} ASC NULLS FIRST",
-                            self.quote_ident(column)
-                        ))
-                    )),
-                    columns => args.push(format!(
-                        "strategy => 'sort', sort_order => {}",
-                        lakeorm_core::quote::string_literal(&format!(
-                            "zorder({})",
-                            sql::column_list(self, columns)
-                        ))
-                    )),
+                        lakeorm_core::quote::string_literal(&order)
+                    ));
                 }
                 if let Some(filter) = filter {
                     // The procedure takes its filter as text, so values are inlined as escaped
-                    // literals here; nowhere else does lakeorm splice a bound value.
+                    // literals (as for Delta's OPTIMIZE, which takes no parameter markers).
                     args.push(format!(
                         "where => {}",
                         lakeorm_core::quote::string_literal(&filter.inline()?)
