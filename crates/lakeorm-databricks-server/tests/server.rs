@@ -896,6 +896,21 @@ async fn lakeorm_statements_run_on_delta_tables() {
 
     // Maintenance.
     h.ok("OPTIMIZE `main`.`default`.`users`", json!([])).await;
+    let r = h
+        .ok("OPTIMIZE users ZORDER BY (`name`, id)", json!([]))
+        .await;
+    assert_eq!(r["status"]["state"], "SUCCEEDED");
+    assert_eq!(
+        h.rows("SELECT count(*) FROM users", json!([])).await,
+        vec![vec![json!("5")]]
+    );
+    for refused in [
+        "OPTIMIZE users ZORDER (name)",
+        "OPTIMIZE users WHERE id = 1",
+    ] {
+        let r = h.run(refused, json!([])).await;
+        assert_eq!(r["status"]["state"], "FAILED", "{refused}");
+    }
     let r = h.run("VACUUM users RETAIN 0 HOURS", json!([])).await;
     assert_eq!(r["status"]["state"], "FAILED");
     h.ok("VACUUM users RETAIN 168 HOURS", json!([])).await;

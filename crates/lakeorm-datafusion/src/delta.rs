@@ -77,11 +77,6 @@ pub(crate) fn writer_properties(bloom_filters: &[String]) -> WriterProperties {
     crate::layout::with_bloom_filters(builder, bloom_filters).build()
 }
 
-/// The Parquet properties of `spec`'s files, with its model's bloom filters.
-fn table_writer_properties(spec: &TableSpec) -> WriterProperties {
-    writer_properties(&spec.schema.layout().bloom_filters)
-}
-
 /// The DataFusion session for delta-rs merges, which rewrite files.
 ///
 /// delta-rs' own session reads Parquet as view types (`Utf8View`), and a merge or delete writes
@@ -210,13 +205,14 @@ impl DeltaOps<'_> {
         }
         // Files come out sorted by the model's sortable columns: delta-rs splits rows by
         // partition in order.
-        let batches = crate::layout::sorted(batches, &spec.schema.layout().sort_by)?;
+        let layout = spec.schema.layout();
+        let batches = crate::layout::sorted(batches, &layout.sort_by)?;
         let table = self
             .current(spec)
             .await?
             .write(batches)
             .with_save_mode(SaveMode::Append)
-            .with_writer_properties(table_writer_properties(spec))
+            .with_writer_properties(writer_properties(&layout.bloom_filters))
             .with_commit_properties(commit_properties(Some(ingest_id)))
             .await
             .map_err(|e| errors::delta(name, "append", e))?;
@@ -243,7 +239,8 @@ impl DeltaOps<'_> {
             return Ok(ExecMetrics::default());
         }
         // Inserted rows follow the source's order: sorted, they land sorted.
-        let batches = crate::layout::sorted(batches, &spec.schema.layout().sort_by)?;
+        let layout = spec.schema.layout();
+        let batches = crate::layout::sorted(batches, &layout.sort_by)?;
         let source_ctx = SessionContext::new();
         let source = source_ctx
             .read_batches(batches)
@@ -263,7 +260,7 @@ impl DeltaOps<'_> {
             .with_source_alias("source")
             .with_target_alias("target")
             .with_session_state(rewrite_session())
-            .with_writer_properties(table_writer_properties(spec))
+            .with_writer_properties(writer_properties(&layout.bloom_filters))
             .with_commit_properties(commit_properties(ingest_id));
         let map = |e| errors::delta(name, "merge", e);
         // Generated columns are not in the source: set to NULL on a matched row, delta-rs
@@ -358,7 +355,7 @@ impl DeltaOps<'_> {
         let (table, metrics) = table
             .delete()
             .with_predicate(expr)
-            .with_writer_properties(table_writer_properties(spec))
+            .with_writer_properties(writer_properties(&spec.schema.layout().bloom_filters))
             .await
             .map_err(|e| errors::delta(name, "delete", e))?;
         let version = self.publish(spec, table).await?;
@@ -404,7 +401,7 @@ impl DeltaOps<'_> {
             .optimize()
             .with_type(kind)
             .with_filters(&filters)
-            .with_writer_properties(table_writer_properties(spec));
+            .with_writer_properties(writer_properties(&spec.schema.layout().bloom_filters));
         if let Some(size) = target_size.and_then(std::num::NonZeroU64::new) {
             builder = builder.with_target_size(size);
         }

@@ -417,44 +417,33 @@ async fn three_event_writes(db: &Client) {
 }
 
 #[tokio::test]
-async fn iceberg_optimize_compacts_the_files_a_filter_selects() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(Format::Iceberg, dir.path()).await;
-    three_event_writes(&db).await;
-    let metrics = db
-        .maintain()
-        .optimize::<Event>()
-        .filter("region = ?")
-        .bind("eu")
-        .await
-        .unwrap();
-    assert_eq!(
-        (metrics.files_removed, metrics.files_added),
-        (3, 1),
-        "{metrics:?}"
-    );
-    let n: Vec<Count> = Query::sql("SELECT COUNT(*) AS n FROM events")
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    assert_eq!(n[0].n, 60);
-}
-
-#[tokio::test]
 async fn optimize_filters_by_partition_and_checks_its_columns() {
+    // Three small files per region; only the `eu` ones are compacted, on both formats.
+    for format in [Format::Delta, Format::Iceberg] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(format, dir.path()).await;
+        three_event_writes(&db).await;
+        let metrics = db
+            .maintain()
+            .optimize::<Event>()
+            .filter("region = ?")
+            .bind("eu")
+            .await
+            .unwrap();
+        assert_eq!(
+            (metrics.files_removed, metrics.files_added),
+            (3, 1),
+            "{format:?}: {metrics:?}"
+        );
+        let n: Vec<Count> = Query::sql("SELECT COUNT(*) AS n FROM events")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        assert_eq!(n[0].n, 60, "{format:?}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = open(Format::Delta, dir.path()).await;
     three_event_writes(&db).await;
-    // Three small files per region; only the `eu` ones are compacted.
-    let metrics = db
-        .maintain()
-        .optimize::<Event>()
-        .filter("region = ?")
-        .bind("eu")
-        .await
-        .unwrap();
-    assert_eq!(metrics.files_removed, 3, "{metrics:?}");
-    assert_eq!(metrics.files_added, 1, "{metrics:?}");
 
     // delta-rs selects files by partition values only.
     let refused = db
